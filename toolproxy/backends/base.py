@@ -1,0 +1,77 @@
+"""The Backend contract: a rendered prompt (+ optional GBNF grammar) in, a stream of text pieces out.
+
+Modelled on httpx's transport ABC: one abstract method does the work. Lower-library exceptions are
+translated into :mod:`toolproxy.errors` inside each backend, nowhere else.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    grammar: str | None = None
+    max_tokens: int | None = None  # None: until the context is full
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    # Lazy grammar (upstream llama-server): text is free until one of these triggers appears.
+    grammar_triggers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TextPiece:
+    """A piece of generated text (one or more tokens, already detokenized, UTF-8 complete)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class GenerationDone:
+    """Always the last item of a generation stream."""
+
+    finish_reason: Literal["stop", "length"]
+    prompt_tokens: int
+    completion_tokens: int
+
+
+GenerationEvent = TextPiece | GenerationDone
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    context_size: int
+    chat_template: str | None = None  # the model's own Jinja chat template, if it ships one
+    bos_token: str = ""
+    eos_token: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Backend(abc.ABC):
+    """One model behind toolproxy."""
+
+    @abc.abstractmethod
+    def info(self) -> ModelInfo: ...
+
+    @abc.abstractmethod
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        """Stream the generation: zero or more :class:`TextPiece`, then exactly one :class:`GenerationDone`.
+
+        Closing the iterator early (``aclose()``, or the consumer going away) must stop the generation
+        promptly, so the next request is not stuck behind a dead one.
+        Raises :class:`toolproxy.errors.BackendUnavailable` / :class:`toolproxy.errors.BackendError`.
+        """
+
+    def count_tokens(self, text: str) -> int | None:
+        """Number of tokens of ``text`` for this model, or None when the backend cannot tell cheaply."""
+        return None
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (model memory, HTTP clients, subprocesses)."""

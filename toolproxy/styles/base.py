@@ -1,0 +1,58 @@
+"""The Style contract: how a prompting style renders tools/conversation and what its output looks like.
+
+A style is data plus small hooks. It never writes streaming code: its ``output_format()`` feeds the one
+shared scanner in :mod:`toolproxy.parsing`.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from toolproxy.protocol import ChatMessage
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as the styles see it: schema already normalised (BFCL types fixed, missing params -> {})."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    """tool_choice + parallel_tool_calls, normalised.
+
+    ``mode``: "auto" (text or calls), "none" (text only), "required" (at least one call).
+    A named tool_choice is mode "required" with ``tools`` restricted to that one tool by the service.
+    ``parallel``: more than one call allowed in one answer.
+    """
+
+    mode: Literal["auto", "none", "required"]
+    parallel: bool = True
+
+
+class Style(abc.ABC):
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def prepare_messages(
+        self, messages: list[ChatMessage], tools: list[ToolSpec], policy: CallPolicy
+    ) -> list[dict[str, str]]:
+        """Turn OpenAI messages into plain ``{"role", "content"}`` messages for a chat template:
+        tools announced (usually in a system message), earlier assistant ``tool_calls`` written back in
+        this style's own call syntax, ``tool`` results rendered the way the style expects."""
+
+    @abc.abstractmethod
+    def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
+        """GBNF forcing the model's output into this style's exact shape under ``policy``;
+        None means unconstrained."""
+
+    def generation_prefix(self, tools: list[ToolSpec], policy: CallPolicy) -> str:
+        """Text appended to the prompt after the generation prompt; it counts as the start of the
+        model's output for the scanner (the grammar covers only what follows it)."""
+        return ""
