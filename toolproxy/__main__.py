@@ -1,0 +1,3 @@
+from toolproxy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""The ``toolproxy`` command: serve, grammar, agent, tools."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from toolproxy import __version__
+
+
+def _serve(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="toolproxy serve", description="Serve the OpenAI-compatible API.")
+    parser.add_argument("--host", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default 8080)")
+    parser.add_argument("--model", help="path of a GGUF model (default: the bundled gemma-3-270m)")
+    parser.add_argument("--model-id", help="model name reported by /v1/models")
+    parser.add_argument("--style", help="default prompting style (see `toolproxy styles`)")
+    parser.add_argument("--ctx", type=int, help="context size in tokens")
+    parser.add_argument("--threads", type=int, help="CPU threads for llama.cpp")
+    parser.add_argument("--chat-template", help="a Jinja chat template file overriding the model's own")
+    parser.add_argument("--api-key", action="append", dest="api_keys", help="require this API key (repeatable)")
+    parser.add_argument("--cors-origin", action="append", dest="cors_origins", help="allow this CORS origin")
+    parser.add_argument("--log-content", action="store_true", default=None,
+                        help="log prompts and model output (off by default)")
+    parser.add_argument("--log-level", help="debug, info, warning, error")
+    args = parser.parse_args(argv)
+
+    from toolproxy.settings import Settings
+
+    overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if v is not None}
+    settings = Settings(**overrides)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    import uvicorn
+
+    from toolproxy.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0
+
+
+def _grammar(argv: list[str]) -> int:
+    from toolproxy.grammar.cli import main
+
+    return main(argv)
+
+
+def _styles(argv: list[str]) -> int:
+    from toolproxy.styles import style_names
+
+    for name in style_names():
+        print(name)
+    return 0
+
+
+def _agent(argv: list[str]) -> int:
+    from toolproxy.agent.cli import agent_main
+
+    return agent_main(argv)
+
+
+def _tools(argv: list[str]) -> int:
+    from toolproxy.agent.cli import tools_main
+
+    return tools_main(argv)
+
+
+COMMANDS = {
+    "serve": (_serve, "serve the OpenAI-compatible API (embedded model by default)"),
+    "grammar": (_grammar, "print the GBNF grammar of a JSON Schema file (or - for stdin)"),
+    "styles": (_styles, "list the prompting styles"),
+    "agent": (_agent, "run a model/tool agent loop toward a goal"),
+    "tools": (_tools, "tool servers: `toolproxy tools serve MODULE.py`"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"toolproxy {__version__} — OpenAI-compatible tool calling for llama.cpp\n\nusage: toolproxy COMMAND ...\n")
+        for name, (_, help_text) in COMMANDS.items():
+            print(f"  {name:<10} {help_text}")
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        print(__version__)
+        return 0
+    command = COMMANDS.get(argv[0])
+    if command is None:
+        print(f"toolproxy: unknown command {argv[0]!r} (known: {', '.join(COMMANDS)})", file=sys.stderr)
+        return 2
+    return command[0](argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

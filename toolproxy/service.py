@@ -1,0 +1,427 @@
+"""ChatService: request -> style -> prompt + grammar -> backend -> scanner -> OpenAI answer.
+
+Knows nothing of HTTP. Streaming and non-streaming run the same pipeline; non-streaming merges the deltas.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolproxy.assembler import Assembler, merge
+from toolproxy.backends.base import Backend, GenerationDone, GenerationRequest, TextPiece
+from toolproxy.errors import BackendError, InvalidRequest, UnsupportedSchema
+from toolproxy.grammar import schema_to_gbnf
+from toolproxy.parsing import Scanner, plain_format
+from toolproxy.parsing.scanner import OutputFormat
+from toolproxy.protocol import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatMessage,
+    Choice,
+    ChunkChoice,
+    Completion,
+    CompletionChoice,
+    CompletionRequest,
+    Delta,
+    FinishReason,
+    NamedToolChoice,
+    Usage,
+)
+from toolproxy.settings import Settings
+from toolproxy.styles import get_style
+from toolproxy.styles.base import CallPolicy, Style, ToolSpec
+from toolproxy.templating import fallback_template, render_chat
+from toolproxy.tool_schema import normalize_parameters, normalize_schema
+
+log = logging.getLogger("toolproxy.service")
+
+_JSON_OBJECT_SCHEMA: dict[str, Any] = {"type": "object"}
+
+
+@dataclass
+class Plan:
+    """Everything decided before generation starts."""
+
+    model: str
+    prompt: str
+    prefix: str  # generated-output prefix forced by the style (scanned, not sent back by the backend)
+    generation: GenerationRequest
+    output_format: OutputFormat
+    style: str | None
+    relaxed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_tokens: int = 0
+
+
+class ChatService:
+    def __init__(self, backend: Backend, settings: Settings) -> None:
+        self._backend = backend
+        self._settings = settings
+        self._info = backend.info()
+        self._template = self._load_template()
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def model_id(self) -> str:
+        return self._info.id
+
+    @property
+    def default_style(self) -> str:
+        return self._settings.style
+
+    async def chat(self, request: ChatCompletionRequest) -> ChatCompletion:
+        plan = self.plan(request)
+        deltas: list[Delta] = []
+        finish: FinishReason = "stop"
+        usage = Usage(prompt_tokens=0, completion_tokens=0, total_tokens=0)
+        async for item in self._run(plan):
+            if isinstance(item, Delta):
+                deltas.append(item)
+            else:
+                finish, usage = item
+        message = merge(deltas)
+        return ChatCompletion(
+            id=_completion_id(),
+            model=plan.model,
+            choices=[Choice(message=message, finish_reason=finish)],
+            usage=usage,
+        )
+
+    async def chat_stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
+        """Chunks in OpenAI's order: role first, deltas, a finish chunk, then usage if asked for.
+
+        Planning errors (bad request) are raised before the first chunk is produced."""
+        plan = self.plan(request)
+        include_usage = bool(request.stream_options and request.stream_options.include_usage)
+        return self._stream(plan, include_usage)
+
+    async def completion(self, request: CompletionRequest) -> Completion:
+        prompt = request.prompt if isinstance(request.prompt, str) else "".join(request.prompt)
+        generation = self._generation_request(
+            prompt,
+            grammar=request.grammar,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            stop=request.stop,
+            seed=request.seed,
+        )
+        text: list[str] = []
+        done: GenerationDone | None = None
+        async for event in self._backend.generate(generation):
+            if isinstance(event, TextPiece):
+                text.append(event.text)
+            else:
+                done = event
+        if done is None:
+            raise BackendError("the backend ended the generation without a result")
+        return Completion(
+            id="cmpl-" + uuid.uuid4().hex[:24],
+            model=self._info.id,
+            choices=[CompletionChoice(text="".join(text), finish_reason=done.finish_reason)],
+            usage=_usage(done),
+        )
+
+    def completion_stream_request(self, request: CompletionRequest) -> GenerationRequest:
+        prompt = request.prompt if isinstance(request.prompt, str) else "".join(request.prompt)
+        return self._generation_request(
+            prompt,
+            grammar=request.grammar,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            stop=request.stop,
+            seed=request.seed,
+        )
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    # ------------------------------------------------------------------ planning
+
+    def plan(self, request: ChatCompletionRequest) -> Plan:
+        _check_messages(request.messages)
+        tools = _tool_specs(request, self._settings.max_tools)
+        policy, tools = _policy(request, tools)
+        style_name = request.style or self._settings.style
+        style = get_style(style_name)
+
+        response_grammar = _response_format_grammar(request)
+        relaxed: dict[str, dict[str, Any]] = {}
+        if policy.mode == "none" or not tools:
+            use_style = bool(tools) or _history_has_calls(request.messages)
+            messages = (
+                style.prepare_messages(request.messages, tools, CallPolicy("none"))
+                if use_style
+                else _plain_messages(request.messages)
+            )
+            grammar = response_grammar
+            fmt = plain_format()
+            prefix = ""
+            used_style: str | None = style.name if use_style else None
+            if use_style and response_grammar is None:
+                grammar = style.grammar(tools, CallPolicy("none"))
+                fmt = style.output_format(tools)
+                prefix = style.generation_prefix(tools, CallPolicy("none"))
+        else:
+            messages = style.prepare_messages(request.messages, tools, policy)
+            grammar, relaxed = _style_grammar(style, tools, policy)
+            fmt = style.output_format(tools)
+            prefix = style.generation_prefix(tools, policy)
+            used_style = style.name
+
+        prompt = self._render(messages) + prefix
+        generation = self._generation_request(
+            prompt,
+            grammar=grammar,
+            max_tokens=request.max_completion_tokens or request.max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            stop=request.stop,
+            seed=request.seed,
+        )
+        if self._settings.log_content:
+            log.info("prompt: %r grammar: %r", prompt, grammar)
+        return Plan(
+            model=request.model or self._info.id,
+            prompt=prompt,
+            prefix=prefix,
+            generation=generation,
+            output_format=fmt,
+            style=used_style,
+            relaxed=relaxed,
+            max_tokens=generation.max_tokens or 0,
+        )
+
+    def _render(self, messages: list[dict[str, str]]) -> str:
+        return render_chat(
+            self._template,
+            messages,
+            add_generation_prompt=True,
+            bos_token=self._info.bos_token,
+            eos_token=self._info.eos_token,
+        )
+
+    def _load_template(self) -> str:
+        if self._settings.chat_template:
+            return Path(self._settings.chat_template).read_text(encoding="utf-8")
+        if self._info.chat_template:
+            return self._info.chat_template
+        return fallback_template(self._info.extra.get("architecture"))
+
+    def _generation_request(
+        self,
+        prompt: str,
+        *,
+        grammar: str | None,
+        max_tokens: int | None,
+        temperature: float | None,
+        top_p: float | None,
+        stop: str | list[str] | None,
+        seed: int | None,
+    ) -> GenerationRequest:
+        stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
+        if len(stops) > 16 or any(not s for s in stops):
+            raise InvalidRequest("stop: at most 16 non-empty strings", param="stop")
+        return GenerationRequest(
+            prompt=prompt,
+            grammar=grammar,
+            max_tokens=max_tokens or self._settings.default_max_tokens,
+            temperature=0.0 if temperature is None else temperature,
+            top_p=1.0 if top_p is None else top_p,
+            stop=stops,
+            seed=seed,
+        )
+
+    # ------------------------------------------------------------------ running
+
+    async def _run(self, plan: Plan) -> AsyncIterator[Delta | tuple[FinishReason, Usage]]:
+        scanner = Scanner(plan.output_format)
+        assembler = Assembler(plan.relaxed)
+        raw: list[str] = [plan.prefix]
+        if plan.prefix:
+            for delta in assembler.feed(scanner.feed(plan.prefix)):
+                yield delta
+        done: GenerationDone | None = None
+        stream = self._backend.generate(plan.generation)
+        try:
+            async for event in stream:
+                if isinstance(event, TextPiece):
+                    raw.append(event.text)
+                    for delta in assembler.feed(scanner.feed(event.text)):
+                        yield delta
+                else:
+                    done = event
+        finally:
+            await stream.aclose()
+        for delta in assembler.feed(scanner.finish()):
+            yield delta
+        for delta in assembler.finish():
+            yield delta
+        problems = [*getattr(scanner, "problems", []), *assembler.problems]
+        if problems:
+            log.warning("model output kept as text (%s); raw output: %r", "; ".join(problems),
+                        "".join(raw) if self._settings.log_content else f"<{sum(map(len, raw))} chars>")
+        if done is None:
+            raise BackendError("the backend ended the generation without a result")
+        finish: FinishReason = done.finish_reason
+        if assembler.calls_emitted and finish == "stop":
+            finish = "tool_calls"
+        yield finish, _usage(done)
+
+    async def _stream(self, plan: Plan, include_usage: bool) -> AsyncIterator[ChatCompletionChunk]:
+        cid = _completion_id()
+        created = int(time.time())
+
+        def chunk(delta: Delta, finish: FinishReason | None = None) -> ChatCompletionChunk:
+            return ChatCompletionChunk(
+                id=cid, created=created, model=plan.model,
+                choices=[ChunkChoice(delta=delta, finish_reason=finish)],
+            )
+
+        yield chunk(Delta(role="assistant", content=""))
+        async for item in self._run(plan):
+            if isinstance(item, Delta):
+                yield chunk(item)
+            else:
+                finish, usage = item
+                yield chunk(Delta(), finish)
+                if include_usage:
+                    yield ChatCompletionChunk(id=cid, created=created, model=plan.model, choices=[], usage=usage)
+
+
+# ---------------------------------------------------------------------- request helpers
+
+
+def _completion_id() -> str:
+    return "chatcmpl-" + uuid.uuid4().hex[:24]
+
+
+def _usage(done: GenerationDone) -> Usage:
+    return Usage(
+        prompt_tokens=done.prompt_tokens,
+        completion_tokens=done.completion_tokens,
+        total_tokens=done.prompt_tokens + done.completion_tokens,
+    )
+
+
+def _check_messages(messages: list[ChatMessage]) -> None:
+    for i, message in enumerate(messages):
+        if isinstance(message.content, list):
+            for part in message.content:
+                if part.type != "text":
+                    raise InvalidRequest(
+                        f"messages[{i}]: content part type {part.type!r} is not supported (text only)",
+                        param=f"messages[{i}].content",
+                    )
+        if message.role == "tool" and message.content is None:
+            raise InvalidRequest(f"messages[{i}]: a tool message needs content", param=f"messages[{i}].content")
+
+
+def _tool_specs(request: ChatCompletionRequest, max_tools: int) -> list[ToolSpec]:
+    tools = request.tools or []
+    if len(tools) > max_tools:
+        raise InvalidRequest(f"too many tools: {len(tools)} > {max_tools}", param="tools")
+    specs: list[ToolSpec] = []
+    seen: set[str] = set()
+    for tool in tools:
+        name = tool.function.name
+        if name in seen:
+            raise InvalidRequest(f"duplicate tool name {name!r}", param="tools")
+        seen.add(name)
+        specs.append(
+            ToolSpec(
+                name=name,
+                description=tool.function.description or "",
+                parameters=normalize_parameters(tool.function.parameters, tool=name),
+            )
+        )
+    return specs
+
+
+def _policy(request: ChatCompletionRequest, tools: list[ToolSpec]) -> tuple[CallPolicy, list[ToolSpec]]:
+    parallel = request.parallel_tool_calls is not False
+    choice = request.tool_choice
+    if choice is None:
+        return CallPolicy("auto" if tools else "none", parallel), tools
+    if isinstance(choice, NamedToolChoice):
+        chosen = [t for t in tools if t.name == choice.function.name]
+        if not chosen:
+            raise InvalidRequest(
+                f"tool_choice names {choice.function.name!r}, which is not among the tools",
+                param="tool_choice",
+            )
+        return CallPolicy("required", parallel), chosen
+    if choice in ("required", "auto") and not tools:
+        if choice == "required":
+            raise InvalidRequest("tool_choice 'required' needs at least one tool", param="tool_choice")
+        return CallPolicy("none", parallel), tools
+    return CallPolicy(choice, parallel), tools
+
+
+def _style_grammar(
+    style: Style, tools: list[ToolSpec], policy: CallPolicy
+) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """The style's grammar; tools whose schema the compiler refuses get a relaxed (any object) grammar and
+    their arguments are validated with jsonschema after generation instead."""
+    relaxed: dict[str, dict[str, Any]] = {}
+    current = list(tools)
+    for _ in range(len(tools) + 1):
+        try:
+            return style.grammar(current, policy), relaxed
+        except UnsupportedSchema as exc:
+            culprit = _find_refused(current, relaxed)
+            if culprit is None:
+                raise InvalidRequest(f"tool schema not supported: {exc}", param="tools") from exc
+            log.info("tool %r: %s; using a relaxed grammar + jsonschema validation", culprit.name, exc)
+            relaxed[culprit.name] = culprit.parameters
+            current = [
+                ToolSpec(t.name, t.description, {"type": "object"}) if t.name in relaxed else t for t in current
+            ]
+    raise InvalidRequest("tool schemas not supported", param="tools")
+
+
+def _find_refused(tools: list[ToolSpec], relaxed: dict[str, dict[str, Any]]) -> ToolSpec | None:
+    for tool in tools:
+        if tool.name in relaxed:
+            continue
+        try:
+            schema_to_gbnf(tool.parameters)
+        except UnsupportedSchema:
+            return tool
+    return None
+
+
+def _response_format_grammar(request: ChatCompletionRequest) -> str | None:
+    fmt = request.response_format
+    if fmt is None or fmt.type == "text":
+        return None
+    if fmt.type == "json_object":
+        return schema_to_gbnf(_JSON_OBJECT_SCHEMA)
+    if fmt.json_schema is None or fmt.json_schema.schema_ is None:
+        raise InvalidRequest("response_format json_schema needs json_schema.schema", param="response_format")
+    schema = normalize_schema(fmt.json_schema.schema_, where="response_format.json_schema.schema")
+    try:
+        return schema_to_gbnf(schema)
+    except UnsupportedSchema as exc:
+        raise InvalidRequest(str(exc), param="response_format.json_schema.schema") from exc
+
+
+def _history_has_calls(messages: list[ChatMessage]) -> bool:
+    return any(m.tool_calls or m.role in ("tool", "function") for m in messages)
+
+
+def _plain_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for message in messages:
+        role = "system" if message.role == "developer" else message.role
+        out.append({"role": role, "content": message.text()})
+    return out

