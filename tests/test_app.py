@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.servers import running_server
 from toolproxy.app import create_app
 from toolproxy.backends.base import GenerationRequest
 from toolproxy.backends.scripted import Script, ScriptedBackend
 from toolproxy.settings import Settings
-from tests.servers import running_server
 
 TOOLS = [
     {

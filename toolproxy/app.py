@@ -40,14 +40,10 @@ BackendFactory = Callable[[Settings], Backend]
 
 
 def default_backend_factory(settings: Settings) -> Backend:
-    from toolproxy.backends.embedded import EmbeddedBackend
+    """Embedded llama.cpp, a pool of ``--upstream`` servers, or a spawned llama-server (see backends/factory)."""
+    from toolproxy.backends.factory import backend_from_settings
 
-    return EmbeddedBackend(
-        settings.resolved_model_path(),
-        n_ctx=settings.ctx,
-        n_threads=settings.threads,
-        model_id=settings.model_id,
-    )
+    return backend_from_settings(settings)
 
 
 def create_app(settings: Settings | None = None, *, backend_factory: BackendFactory | None = None) -> FastAPI:

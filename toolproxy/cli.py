@@ -25,6 +25,20 @@ def _serve(argv: list[str]) -> int:
     parser.add_argument("--log-content", action="store_true", default=None,
                         help="log prompts and model output (off by default)")
     parser.add_argument("--log-level", help="debug, info, warning, error")
+    # --- upstream backends (issue 6) ---
+    parser.add_argument("--upstream", action="append", dest="upstreams", metavar="URL",
+                        help="serve through this llama-server / OpenAI-completions server (repeatable: load-balanced)")
+    parser.add_argument("--upstream-kind", choices=["llama-server", "openai"],
+                        help="API of the upstreams (default llama-server)")
+    parser.add_argument("--grammar-field", help="openai kind: request field for the grammar, e.g. "
+                        "structured_outputs.grammar (vLLM), ebnf (SGLang); default grammar")
+    parser.add_argument("--upstream-api-key", help="bearer token sent to the upstreams")
+    parser.add_argument("--upstream-timeout", type=float, help="seconds of upstream silence before failing (300)")
+    parser.add_argument("--spawn-llama-server", action="store_true", default=None,
+                        help="start a local llama-server on --model and serve through it")
+    parser.add_argument("--llama-server-bin", help="llama-server binary for --spawn-llama-server")
+    parser.add_argument("--llama-server-args", help="extra llama-server arguments, one quoted string")
+    # --- end upstream backends ---
     args = parser.parse_args(argv)
 
     from toolproxy.settings import Settings
@@ -79,7 +93,8 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print(f"toolproxy {__version__} — OpenAI-compatible tool calling for llama.cpp\n\nusage: toolproxy COMMAND ...\n")
+        print(f"toolproxy {__version__} — OpenAI-compatible tool calling for llama.cpp\n")
+        print("usage: toolproxy COMMAND ...\n")
         for name, (_, help_text) in COMMANDS.items():
             print(f"  {name:<10} {help_text}")
         return 0 if argv else 2

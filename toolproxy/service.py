@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,7 +94,7 @@ class ChatService:
             usage=usage,
         )
 
-    async def chat_stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
+    async def chat_stream(self, request: ChatCompletionRequest) -> AsyncGenerator[ChatCompletionChunk, None]:
         """Chunks in OpenAI's order: role first, deltas, a finish chunk, then usage if asked for.
 
         Planning errors (bad request) are raised before the first chunk is produced."""
@@ -277,7 +277,7 @@ class ChatService:
             finish = "tool_calls"
         yield finish, _usage(done)
 
-    async def _stream(self, plan: Plan, include_usage: bool) -> AsyncIterator[ChatCompletionChunk]:
+    async def _stream(self, plan: Plan, include_usage: bool) -> AsyncGenerator[ChatCompletionChunk, None]:
         cid = _completion_id()
         created = int(time.time())
 

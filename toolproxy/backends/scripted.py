@@ -6,7 +6,7 @@ Like httpx's MockTransport: a handler decides what the "model" says for each req
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 from toolproxy.backends.base import Backend, GenerationDone, GenerationEvent, GenerationRequest, ModelInfo, TextPiece
@@ -40,7 +40,7 @@ class ScriptedBackend(Backend):
     def info(self) -> ModelInfo:
         return self._info
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         self.requests.append(request)
         script = self._handler(request)
         self.active += 1

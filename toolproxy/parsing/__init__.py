@@ -1,0 +1,40 @@
+"""Model output -> events: one incremental scanner for every style (see :mod:`.format` for the spec)."""
+
+from __future__ import annotations
+
+from toolproxy.parsing.collect import ParsedCall, ParsedMessage, collect, parse_text
+from toolproxy.parsing.events import ArgsDelta, CallEnd, CallStart, Event, ReasoningDelta, TextDelta
+from toolproxy.parsing.format import (
+    PLAIN_TEXT,
+    CallKeys,
+    JsonBody,
+    NamedCallBody,
+    OutputFormat,
+    PythonCallsBody,
+    Region,
+    plain_format,
+)
+from toolproxy.parsing.scanner import ParseFailure, Scanner
+
+__all__ = [
+    "PLAIN_TEXT",
+    "ArgsDelta",
+    "CallEnd",
+    "CallKeys",
+    "CallStart",
+    "Event",
+    "JsonBody",
+    "NamedCallBody",
+    "OutputFormat",
+    "ParseFailure",
+    "ParsedCall",
+    "ParsedMessage",
+    "PythonCallsBody",
+    "ReasoningDelta",
+    "Region",
+    "Scanner",
+    "TextDelta",
+    "collect",
+    "parse_text",
+    "plain_format",
+]

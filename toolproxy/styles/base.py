@@ -10,6 +10,7 @@ import abc
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from toolproxy.parsing.format import OutputFormat
 from toolproxy.protocol import ChatMessage
 
 
@@ -56,3 +57,8 @@ class Style(abc.ABC):
         """Text appended to the prompt after the generation prompt; it counts as the start of the
         model's output for the scanner (the grammar covers only what follows it)."""
         return ""
+
+    @abc.abstractmethod
+    def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
+        """How this style's output is marked: the data the shared scanner parses it with (the same for
+        every policy: under "none" the grammar makes calls impossible)."""

@@ -1,0 +1,190 @@
+"""Multi-turn rendering per style: tools announced, earlier calls and tool results written back in the
+style's own syntax (golden strings), the registry, and Functionary's TypeScript signatures."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from toolproxy.errors import InvalidRequest
+from toolproxy.protocol import ChatMessage
+from toolproxy.styles import get_style, style_names
+from toolproxy.styles.base import CallPolicy, ToolSpec
+from toolproxy.styles.typescript import functions_namespace
+
+WEATHER = ToolSpec(
+    "get_weather",
+    "Get the current weather",
+    {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string", "description": "City name"},
+            "unit": {"type": "string", "enum": ["c", "f"]},
+        },
+        "required": ["city"],
+    },
+)
+
+CONVERSATION = [
+    ChatMessage(role="system", content="Be brief."),
+    ChatMessage(role="user", content="Weather in Paris and Rome?"),
+    ChatMessage(
+        role="assistant",
+        content=None,
+        tool_calls=[
+            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}},
+            {"id": "c2", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Rome"}}},
+        ],
+    ),
+    ChatMessage(role="tool", tool_call_id="c1", content="21C"),
+    ChatMessage(role="tool", tool_call_id="c2", content="25C"),
+    ChatMessage(role="assistant", content="Paris 21C, Rome 25C."),
+    ChatMessage(role="user", content="Thanks!"),
+]
+
+# (role, content) of every turn after the system/tools announcement
+EXPECTED_TURNS = {
+    "hermes": [
+        ("user", "Weather in Paris and Rome?"),
+        (
+            "assistant",
+            '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n'
+            '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n</tool_call>',
+        ),
+        ("user", "<tool_response>\n21C\n</tool_response>\n<tool_response>\n25C\n</tool_response>"),
+        ("assistant", "Paris 21C, Rome 25C."),
+        ("user", "Thanks!"),
+    ],
+    "mixtral": [
+        (
+            "assistant",
+            '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}, '
+            '{"name": "get_weather", "arguments": {"city": "Rome"}}]',
+        ),
+        (
+            "user",
+            '[TOOL_RESULTS]{"name": "get_weather", "content": "21C"}[/TOOL_RESULTS]\n'
+            '[TOOL_RESULTS]{"name": "get_weather", "content": "25C"}[/TOOL_RESULTS]',
+        ),
+        ("assistant", "Paris 21C, Rome 25C."),
+        ("user", "Thanks!"),
+    ],
+    "functionary": [
+        ("user", "Weather in Paris and Rome?"),
+        (
+            "assistant",
+            '<|from|>assistant\n<|recipient|>get_weather\n<|content|>{"city": "Paris"}\n'
+            '<|from|>assistant\n<|recipient|>get_weather\n<|content|>{"city": "Rome"}',
+        ),
+        (
+            "user",
+            "<|from|>get_weather\n<|recipient|>all\n<|content|>21C\n"
+            "<|from|>get_weather\n<|recipient|>all\n<|content|>25C",
+        ),
+        ("assistant", "<|from|>assistant\n<|recipient|>all\n<|content|>Paris 21C, Rome 25C."),
+        ("user", "Thanks!"),
+    ],
+    "thoughtful_steps": [
+        ("user", "Weather in Paris and Rome?"),
+        (
+            "assistant",
+            '{"thought_about_next_step_only": "", "next_step": {"tool_calls": ['
+            '{"name": "get_weather", "arguments": {"city": "Paris"}}, '
+            '{"name": "get_weather", "arguments": {"city": "Rome"}}]}}',
+        ),
+        (
+            "user",
+            '{"tool_result": {"name": "get_weather", "content": "21C"}}\n'
+            '{"tool_result": {"name": "get_weather", "content": "25C"}}',
+        ),
+        ("assistant", '{"thought_about_next_step_only": "", "next_step": {"result": "Paris 21C, Rome 25C."}}'),
+        ("user", "Thanks!"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", style_names())
+def test_multi_turn_rendering(name: str) -> None:
+    turns = get_style(name).prepare_messages(CONVERSATION, [WEATHER], CallPolicy("auto"))
+    expected = EXPECTED_TURNS[name]
+    got = [(t["role"], t["content"]) for t in turns[-len(expected) :]]
+    assert got == expected
+    announcement = turns[0]["content"]
+    assert "get_weather" in announcement and "Be brief." in announcement
+    roles = [t["role"] for t in turns]
+    if name == "mixtral":  # user/assistant alternation, starting with the user
+        assert roles[0] == "user"
+        assert all(a != b for a, b in itertools.pairwise(roles))
+        assert "Weather in Paris and Rome?" in turns[0]["content"]
+
+
+@pytest.mark.parametrize("name", style_names())
+def test_tools_not_announced_under_none(name: str) -> None:
+    turns = get_style(name).prepare_messages(CONVERSATION[:2], [WEATHER], CallPolicy("none"))
+    assert all("City name" not in t["content"] for t in turns)
+
+
+def test_policy_hint_in_the_prompt() -> None:
+    turns = get_style("hermes").prepare_messages(CONVERSATION[:2], [WEATHER], CallPolicy("required"))
+    assert "You must call the function get_weather." in turns[0]["content"]
+
+
+def test_registry() -> None:
+    assert style_names() == ["functionary", "hermes", "mixtral", "thoughtful_steps"]
+    for name in style_names():
+        assert get_style(name).name == name
+    with pytest.raises(InvalidRequest) as err:
+        get_style("nope")
+    assert "hermes" in err.value.message and err.value.param == "style"
+
+
+def test_functionary_typescript() -> None:
+    tools = [
+        WEATHER,
+        ToolSpec("ping", "Ping", {"type": "object", "properties": {}}),
+        ToolSpec(
+            "book",
+            "Book rooms",
+            {
+                "type": "object",
+                "properties": {
+                    "rooms": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"beds": {"type": "integer", "default": 1}},
+                            "required": ["beds"],
+                        },
+                    },
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "when": {"type": "object", "properties": {"day": {"type": "string", "format": "date"}}},
+                },
+            },
+        ),
+    ]
+    assert functions_namespace(tools) == (
+        "// Supported function definitions that should be called when necessary.\n"
+        "namespace functions {\n\n"
+        "// Get the current weather\n"
+        "type get_weather = (_: {\n"
+        "// City name.\n"
+        "city: string,\n"
+        'unit?: "c" | "f",\n'
+        "}) => any;\n\n"
+        "// Ping\n"
+        "type ping = () => any;\n\n"
+        "// Book rooms\n"
+        "type book = (_: {\n"
+        "rooms?: {\n"
+        "    // Default=1.\n"
+        "    beds: number,\n"
+        "}[],\n"
+        "tags?: string[],\n"
+        "when?: {\n"
+        "    // Format=date\n"
+        "    day?: string,\n"
+        "},\n"
+        "}) => any;\n\n"
+        "} // namespace functions"
+    )

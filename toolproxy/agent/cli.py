@@ -1,0 +1,160 @@
+"""``toolproxy agent ...`` and ``toolproxy tools serve ...`` (wired into ``toolproxy.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+from openai import AsyncOpenAI
+
+from toolproxy.agent.embedded import EmbeddedServer
+from toolproxy.agent.errors import AgentError, SandboxUnavailable
+from toolproxy.agent.loop import Agent, AgentConfig, AgentResult
+from toolproxy.agent.openapi import tools_from_openapi
+from toolproxy.agent.sandbox import Limits, SessionManager, select_backend
+from toolproxy.agent.std_tools import std_tools
+from toolproxy.agent.tools import Tool, tools_from_module
+
+CHOICE_KEYWORDS = ("auto", "required", "none")
+
+
+def agent_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="toolproxy agent", description="Run a model/tool loop toward a goal.")
+    p.add_argument("--goal", required=True, help="what the agent should achieve (the first user message)")
+    p.add_argument("--tools", action="append", default=[], metavar="PATH.py|MODULE|URL",
+                   help="tools from a Python module (file or dotted name) or a tool server URL; repeatable")
+    p.add_argument("--std-tools", action="store_true", help="add wait, current_time, ask_user and python")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: an embedded `toolproxy serve`)")
+    p.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY", "none"))
+    p.add_argument("--model", help="model name (default: the first one the endpoint lists)")
+    p.add_argument("--max-steps", type=int, default=8)
+    p.add_argument("--tool-choice", default="auto", metavar="SPEC[,SPEC...]",
+                   help="auto|required|none|TOOL per step, comma-separated; the last one repeats")
+    p.add_argument("--parallel-tool-calls", choices=["true", "false"])
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--system", help="a system message")
+    p.add_argument("--serve-arg", action="append", default=[],
+                   help="extra argument for the embedded `toolproxy serve` (e.g. --serve-arg=--ctx=4096)")
+    p.add_argument("--sandbox", default="auto", choices=["auto", "bwrap", "unshare", "docker", "none"],
+                   help="isolation for the python tool (default: the first that works)")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="let the python tool run code WITHOUT isolation when no sandbox works")
+    p.add_argument("--python-timeout", type=float, default=30.0, help="wall-clock limit of one python call")
+    p.add_argument("--verbose", "-v", action="store_true")
+    return p  # fmt: skip
+
+
+async def load_tools(sources: list[str], client: httpx.AsyncClient) -> list[Tool]:
+    tools: list[Tool] = []
+    for source in sources:
+        if source.startswith(("http://", "https://")):
+            tools += await tools_from_openapi(source, client)
+        else:
+            tools += tools_from_module(source)
+    return tools
+
+
+def python_manager(args: argparse.Namespace) -> tuple[SessionManager | None, str | None]:
+    try:
+        backend = select_backend(args.sandbox, unsafe_no_sandbox=args.unsafe_no_sandbox)
+    except SandboxUnavailable as exc:
+        return None, exc.message
+    if not backend.isolated:
+        print("warning: the python tool runs code WITHOUT a sandbox (--unsafe-no-sandbox)", file=sys.stderr)
+    manager = SessionManager(backend, Limits(timeout_s=args.python_timeout))
+    manager.start_reaper()
+    return manager, None
+
+
+async def first_model(client: AsyncOpenAI) -> str:
+    models = await client.models.list()
+    for model in models.data:
+        return str(model.id)
+    raise AgentError("the endpoint lists no models; pass --model")
+
+
+async def run_agent(args: argparse.Namespace, base_url: str) -> AgentResult:
+    plan = tuple(spec.strip() for spec in args.tool_choice.split(",") if spec.strip())
+    async with httpx.AsyncClient(timeout=60.0) as http, contextlib.AsyncExitStack() as stack:
+        tools = await load_tools(args.tools, http)
+        if args.std_tools:
+            manager, refusal = python_manager(args)
+            if manager is not None:
+                stack.callback(manager.close_all)
+            else:
+                print(f"warning: the python tool will refuse to run code: {refusal}", file=sys.stderr)
+            tools += std_tools(python=manager, session_id=uuid.uuid4().hex[:12], refusal=refusal,
+                               ask=ask_stdin if sys.stdin.isatty() else None)  # fmt: skip
+        names = {tool.name for tool in tools}
+        unknown = [spec for spec in plan if spec not in CHOICE_KEYWORDS and spec not in names]
+        if unknown:
+            raise AgentError(f"--tool-choice names unknown tools {unknown}; the tools are {sorted(names)}")
+        client = AsyncOpenAI(base_url=base_url, api_key=args.api_key, max_retries=0, timeout=600.0)
+        stack.push_async_callback(client.close)
+        config = AgentConfig(
+            model=args.model or await first_model(client),
+            max_steps=args.max_steps,
+            tool_choice=plan or ("auto",),
+            parallel_tool_calls=None if args.parallel_tool_calls is None else args.parallel_tool_calls == "true",
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            system=args.system,
+            verbose=args.verbose,
+        )
+        if args.verbose:
+            print(f"endpoint {base_url}, model {config.model}, tools: {', '.join(sorted(names)) or '(none)'}")
+        return await Agent(client, tools, config).run(args.goal)
+
+
+def ask_stdin(question: str) -> str:
+    return input(f"[agent asks] {question}\n> ")
+
+
+def agent_main(argv: list[str]) -> int:
+    args = agent_parser().parse_args(argv)
+    try:
+        if args.base_url:
+            result = asyncio.run(run_agent(args, args.base_url))
+        else:
+            with EmbeddedServer(args.serve_arg) as base_url:
+                result = asyncio.run(run_agent(args, base_url))
+    except AgentError as exc:
+        print(f"toolproxy agent: {exc.message}", file=sys.stderr)
+        return 2
+    if result.answer is None:
+        print(f"no final answer after {args.max_steps} steps", file=sys.stderr)
+        return 1
+    print(f"\nanswer: {result.answer}")
+    return 0
+
+
+def tools_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="toolproxy tools", description="Tool servers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve a module's functions as a FastAPI tool server (OpenAPI)")
+    serve.add_argument("module", help="a .py file or an importable module name")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+
+    import uvicorn
+
+    from toolproxy.agent.server import tools_app
+    from toolproxy.agent.tools import module_functions
+
+    try:
+        functions = module_functions(args.module)
+    except AgentError as exc:
+        print(f"toolproxy tools serve: {exc.message}", file=sys.stderr)
+        return 2
+    app = tools_app(functions, title=f"toolproxy tools: {Path(args.module).stem}")
+    print(f"serving {len(functions)} tools on http://{args.host}:{args.port} (OpenAPI at /openapi.json)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

@@ -1,0 +1,124 @@
+"""The synchronous generation loop (runs on the embedded backend's worker thread)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from toolproxy.backends._grammar import GrammarGate
+from toolproxy.backends._llama import LlamaRuntime
+from toolproxy.backends._sampling import SamplingStats, TokenPicker
+from toolproxy.backends._text import StopScanner
+from toolproxy.backends.base import GenerationDone, GenerationEvent, GenerationRequest, TextPiece
+from toolproxy.errors import BackendError
+
+Emit = Callable[[GenerationEvent], None]
+
+
+@dataclass(eq=False)
+class Job:
+    """One prepared request: prompt tokens, its grammar gate (owned by the job), a cancel flag."""
+
+    request: GenerationRequest
+    tokens: list[int]
+    limit: int  # most tokens to generate
+    gate: GrammarGate | None
+    reference_grammar: bool = False
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    stats: SamplingStats | None = None
+    reused_tokens: int = 0  # prompt tokens found in the KV cache (prompt cache hits)
+
+    def close(self) -> None:
+        if self.gate is not None:
+            self.gate.close()
+            self.gate = None
+
+
+class _LazyTrigger:
+    """Free text until a trigger string appears; then the grammar is fed the output from the trigger on."""
+
+    def __init__(self, triggers: tuple[str, ...]) -> None:
+        self.triggers = tuple(t for t in triggers if t)
+        self.active = not self.triggers  # no triggers: the grammar applies from the first token
+        self._bytes = bytearray()
+        self._longest = max((len(t.encode()) for t in self.triggers), default=0)
+
+    def observe(self, piece: bytes) -> bytes | None:
+        """Record a generated token's bytes; on the token that completes a trigger, the bytes from it on."""
+        before = len(self._bytes)
+        self._bytes += piece
+        window_start = max(0, before - self._longest + 1)
+        hits = [i for i in (self._bytes.find(t.encode(), window_start) for t in self.triggers) if i >= 0]
+        if not hits:
+            return None
+        self.active = True
+        return bytes(self._bytes[min(hits) :])
+
+
+def _arm(rt: LlamaRuntime, gate: GrammarGate, text: bytes) -> None:
+    """Advance a lazy grammar over the output from its trigger on (token by token, each one checked)."""
+    for tok in rt.tokenize_bytes(text):
+        if not gate.allows(tok):
+            raise BackendError("the grammar does not accept the text of its own trigger")
+        gate.accept(tok, rt.piece(tok))
+
+
+def run_job(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
+    """Generate for ``job``; emit text pieces and a final GenerationDone unless cancelled first."""
+    try:
+        if job.cancelled.is_set():
+            return
+        _generate(rt, job, emit)
+    finally:
+        job.close()
+
+
+def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
+    req = job.request
+    job.reused_tokens = rt.load_prompt(job.tokens)
+    gate = job.gate
+    if gate is not None:
+        gate.index = rt.vocab_index()
+    picker = TokenPicker(
+        temperature=req.temperature, top_p=req.top_p, seed=req.seed, gate=None, reference=job.reference_grammar
+    )
+    job.stats = picker.stats
+    lazy = _LazyTrigger(req.grammar_triggers if gate is not None else ())
+    if gate is not None and lazy.active:
+        picker.gate = gate
+    scanner = StopScanner(req.stop)
+    finish: str = "length"
+    n_gen = 0
+    while n_gen < job.limit and not job.cancelled.is_set():
+        tok = picker.pick(rt.logits())
+        if tok is None:
+            raise BackendError("the grammar allows no further token (dead end)")
+        if rt.is_eog(tok):
+            finish = "stop"
+            break
+        n_gen += 1
+        piece = rt.piece(tok)
+        if picker.gate is not None:
+            picker.gate.accept(tok, piece)
+        elif gate is not None:
+            armed = lazy.observe(piece)
+            if armed is not None:
+                _arm(rt, gate, armed)
+                picker.gate = gate
+        text = scanner.feed(piece)
+        if text:
+            emit(TextPiece(text))
+        if scanner.stopped:
+            finish = "stop"
+            break
+        if n_gen >= job.limit or len(rt.cached) >= rt.n_ctx:
+            break
+        rt.decode((tok,))
+    if job.cancelled.is_set():
+        return
+    tail = scanner.flush()
+    if tail:
+        emit(TextPiece(tail))
+    emit(GenerationDone(finish_reason="stop" if finish == "stop" else "length", prompt_tokens=len(job.tokens),
+                        completion_tokens=n_gen))

@@ -1,0 +1,203 @@
+"""Choosing the next token, with an optional grammar, without evaluating the grammar on the whole vocabulary.
+
+llama-cpp-python's ``grammar=`` path runs the grammar over all 262k tokens at every step (2.6x slower
+decoding here). Like llama-server we first look at what the model wants and ask the grammar only about that:
+
+Greedy (temperature 0) — exact:
+  1. the argmax; if the grammar allows it, done;
+  2. else the top ``TOP_K`` tokens by logit, in (logit desc, id asc) order, checked in one grammar call; the
+     first allowed one is the argmax of the constrained distribution provided its logit is strictly above
+     the smallest logit in that top set (ties at the boundary could hide a smaller id) — then done;
+  3. else the vocabulary prefix index (:mod:`toolproxy.backends._vocab_index`) lists the tokens that can
+     possibly be allowed (a superset, typically a few hundred, found with a few hundred grammar checks);
+     they are checked in (logit desc, id asc) order, in chunks, and the first allowed one is the answer;
+  4. only where the index does not apply (token-id grammar rules, mid-UTF-8 state) the grammar masks
+     the whole vocabulary and we take the argmax of what is left.
+  The result always equals "mask the whole vocabulary, then argmax" (what ``reference=True`` does).
+
+Sampling (temperature > 0) — exact for the distribution defined below:
+  The unconstrained sampler distribution is P = softmax(logits / T) truncated to its top-p nucleus (the
+  tokens whose strictly-more-probable tokens hold less than top_p of the mass). With a grammar we draw from
+  P conditioned on the grammar-allowed set A, i.e. P(t | t in A):
+  1. rejection sampling: draw t ~ softmax(logits / T); redraw if t is outside the nucleus (one vectorised
+     sum) or the grammar refuses it (rejected tokens are remembered, never asked about twice); accept the
+     first draw that passes, up to ``MAX_DRAWS`` grammar refusals;
+  2. else mask the vocabulary with the grammar (through the prefix index when it applies: same mask) and
+     draw from P restricted to A exactly
+     (:meth:`TokenPicker._sample_dense`, also the ``reference`` path).
+  Rejection sampling is exact, so both steps produce P(t | t in A). Only when the nucleus holds no allowed
+  token at all does step 2 use another distribution: temperature + top-p applied to the allowed tokens
+  alone (what llama.cpp does when the grammar comes first). With top_p = 1 this is exactly "grammar first,
+  then sample".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from toolproxy.backends._grammar import GrammarGate
+
+TOP_K = 64
+MAX_DRAWS = 16
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass
+class SamplingStats:
+    """How often each path was taken (for the bench and tests)."""
+
+    first: int = 0  # the model's own choice was allowed (or no grammar)
+    top_k: int = 0  # found among the next-best candidates / by rejection sampling
+    index: int = 0  # found through the vocabulary prefix index (a few hundred grammar checks)
+    full: int = 0  # needed the whole-vocabulary pass
+
+
+class TokenPicker:
+    """Picks tokens for one generation: temperature, top-p, seed, optional grammar gate."""
+
+    def __init__(
+        self,
+        *,
+        temperature: float,
+        top_p: float,
+        seed: int | None,
+        gate: GrammarGate | None,
+        reference: bool = False,
+    ) -> None:
+        self.temperature = temperature
+        self.top_p = top_p
+        self.gate = gate
+        self.reference = reference  # slow path only: mask the whole vocabulary every step (for tests)
+        self.rng = np.random.default_rng(seed)
+        self.stats = SamplingStats()
+
+    def pick(self, logits: FloatArray) -> int | None:
+        """The next token, or None when the grammar allows no token at all (a dead end)."""
+        if self.gate is not None and self.reference:
+            self.stats.full += 1
+            return self._sample_dense(self.gate.mask_all(logits), logits)
+        if self.temperature <= 0.0:
+            return self._greedy(logits)
+        return self._sampled(logits)
+
+    # -- greedy ------------------------------------------------------------------------------------
+
+    def _greedy(self, logits: FloatArray) -> int | None:
+        best = int(np.argmax(logits))
+        gate = self.gate
+        if gate is None or gate.allows(best):
+            self.stats.first += 1
+            return best
+        k = min(TOP_K, logits.shape[0])
+        top = np.argpartition(logits, -k)[-k:]
+        top_logits = logits[top]
+        order = np.lexsort((top, -top_logits))
+        cands = top[order]
+        ok = gate.allowed(cands)
+        hits = np.flatnonzero(ok)
+        if hits.size:
+            i = int(hits[0])
+            if k == logits.shape[0] or top_logits[order[i]] > top_logits[order[-1]]:
+                self.stats.top_k += 1
+                return int(cands[i])
+        cands = gate.candidates()
+        if cands is None:
+            self.stats.full += 1
+            return _argmax_finite(gate.mask_all(logits))
+        self.stats.index += 1
+        cands = cands[np.lexsort((cands, -logits[cands]))]
+        for lo, hi in ((0, 256), (256, 4096), (4096, cands.shape[0])):
+            chunk = cands[lo:hi]
+            if chunk.size:
+                hits = np.flatnonzero(gate.allowed(chunk))
+                if hits.size:
+                    return int(chunk[hits[0]])
+        return None
+
+    # -- temperature sampling ----------------------------------------------------------------------
+
+    def _weights(self, logits: FloatArray) -> npt.NDArray[np.float64]:
+        """Unnormalised softmax(logits / T); -inf / NaN logits get weight 0."""
+        z = logits.astype(np.float64) / self.temperature
+        z[~np.isfinite(z)] = -np.inf
+        top = z.max()
+        if not np.isfinite(top):
+            return np.zeros_like(z)
+        return np.exp(z - top)
+
+    def _nucleus_threshold(self, w: npt.NDArray[np.float64]) -> float:
+        """Smallest weight inside the top-p nucleus of ``w`` (one sort: used on the slow paths only)."""
+        if self.top_p >= 1.0:
+            return float(w[w > 0.0].min())
+        ordered = np.sort(w)[::-1]
+        cum = np.cumsum(ordered)
+        k = min(int(np.searchsorted(cum, self.top_p * cum[-1])), ordered.shape[0] - 1)
+        return float(ordered[k])
+
+    def _draw(self, w: npt.NDArray[np.float64]) -> int:
+        cdf = np.cumsum(w)
+        return min(int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right")), w.shape[0] - 1)
+
+    def _sampled(self, logits: FloatArray) -> int | None:
+        w = self._weights(logits)
+        total = float(w.sum())
+        if total <= 0.0:
+            return None
+        cdf = np.cumsum(w)
+        gate = self.gate
+        rejected: set[int] = set()
+        refusals = 0
+        for attempt in range(MAX_DRAWS * 4):
+            tok = min(int(np.searchsorted(cdf, self.rng.random() * total, side="right")), w.shape[0] - 1)
+            if tok in rejected:
+                continue
+            # top-p membership: the mass of strictly more probable tokens is below top_p
+            if self.top_p < 1.0 and float(w[w > w[tok]].sum()) >= self.top_p * total:
+                rejected.add(tok)
+                continue
+            if gate is None or gate.allows(tok):
+                if attempt == 0:
+                    self.stats.first += 1
+                else:
+                    self.stats.top_k += 1
+                return tok
+            rejected.add(tok)
+            refusals += 1
+            if refusals >= MAX_DRAWS:
+                break
+        if gate is None:
+            return self._sample_dense(logits, logits)
+        if gate.candidates() is None:
+            self.stats.full += 1
+        else:
+            self.stats.index += 1
+        return self._sample_dense(gate.mask_candidates(logits), logits)
+
+    def _sample_dense(self, masked: FloatArray, logits: FloatArray) -> int | None:
+        """Sample from grammar-masked logits exactly as the fast path would (argmax at temperature 0).
+
+        The distribution: the unconstrained top-p nucleus restricted to the allowed tokens; when that is
+        empty, temperature + top-p applied to the allowed tokens alone.
+        """
+        if not np.isfinite(masked).any():
+            return None
+        if self.temperature <= 0.0:
+            return _argmax_finite(masked)
+        w = self._weights(logits)
+        allowed = np.isfinite(masked)
+        inside = np.where(allowed & (w >= self._nucleus_threshold(w)), w, 0.0)
+        if inside.sum() > 0.0:
+            return self._draw(inside)
+        w_allowed = np.where(allowed, w, 0.0)
+        if w_allowed.sum() <= 0.0:  # allowed tokens all underflow: fall back to their logits
+            w_allowed = self._weights(masked)
+        return self._draw(np.where(w_allowed >= self._nucleus_threshold(w_allowed), w_allowed, 0.0))
+
+
+def _argmax_finite(logits: FloatArray) -> int | None:
+    best = int(np.argmax(logits))
+    return best if np.isfinite(logits[best]) else None

@@ -1,0 +1,288 @@
+"""A llama.cpp ``llama-server`` upstream: toolproxy renders the prompt, llama-server samples under our grammar.
+
+- ``POST /completion`` with ``stream: true`` and ``cache_prompt: true``: the same tools in the same order give a
+  byte-identical prompt prefix, so a follow-up turn only evaluates the new tokens (see bench/cache_bench.py).
+- ``tool_choice: auto``: when the request carries ``grammar_triggers`` the grammar is *lazy* - free text until a
+  trigger word, then constrained (``grammar_lazy`` + ``grammar_triggers`` as ``{"type": 1 (WORD), "value": ...}``;
+  a trigger that is a single token must also be a ``preserved_tokens`` entry, or llama-server refuses it).
+- Special tokens the grammar or triggers name (``<tool_call>``, ``[TOOL_CALLS]``, ``<|python_tag|>`` ...) are
+  sent as ``preserved_tokens`` so llama-server renders them as text, as the embedded backend does.
+- Sampling is what the OpenAI request asked for: llama-server's extra samplers (top-k, min-p, repeat penalty)
+  are switched off.
+- ``/props`` gives the chat template, context size and BOS/EOS; ``/health`` readiness (503 while loading).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from toolproxy.backends._upstream import HttpUpstream, Timeouts, http_error
+from toolproxy.backends.base import Backend, GenerationDone, GenerationEvent, GenerationRequest, ModelInfo, TextPiece
+from toolproxy.errors import BackendError, BackendUnavailable, InvalidRequest
+
+log = logging.getLogger(__name__)
+
+TRIGGER_TYPE_WORD = 1  # common_grammar_trigger_type: TOKEN=0, WORD=1, PATTERN=2, PATTERN_FULL=3
+
+# llama.cpp's built-in default (common/chat.cpp CHATML_TEMPLATE_SRC): what /props reports for a model that
+# ships no template. toolproxy then uses its own fallback template, exactly as with the embedded backend.
+LLAMA_CPP_DEFAULT_TEMPLATE = (
+    "{%- for message in messages -%}\n"
+    "  {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' -}}\n"
+    "{%- endfor -%}\n"
+    "{%- if add_generation_prompt -%}\n"
+    "  {{- '<|im_start|>assistant\n' -}}\n"
+    "{%- endif -%}"
+)
+
+_GBNF_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_MARKER = re.compile(r"<\|?[^\s<>]{1,40}\|?>|\[[A-Z_]{2,30}\]|<\|[^\s]{1,40}\|>")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "[": "[", "]": "]"}
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    """What toolproxy needs to know about the model behind a llama-server (read once, at start-up)."""
+
+    info: ModelInfo
+    bos_token_id: int | None = None
+    slots: int = 1
+
+
+class LlamaServerBackend(Backend):
+    """One llama-server. Build it with :func:`connect` (waits for readiness, reads ``/props``)."""
+
+    def __init__(self, url: str, facts: ServerFacts, *, timeouts: Timeouts | None = None,
+                 api_key: str | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._http = HttpUpstream(url, timeouts=timeouts or Timeouts(), api_key=api_key, transport=transport)
+        self._facts = facts
+        self.last_timings: dict[str, Any] | None = None  # llama-server's timings of the last finished answer
+
+    @property
+    def url(self) -> str:
+        return self._http.base_url
+
+    def info(self) -> ModelInfo:
+        return self._facts.info
+
+    async def check_health(self) -> bool:
+        """True when the server answers ``/health`` with 200 (503 while loading, or unreachable: False)."""
+        try:
+            await self._http.get_json("/health")
+        except (BackendUnavailable, BackendError):
+            return False
+        return True
+
+    def body(self, request: GenerationRequest) -> dict[str, Any]:
+        """The ``/completion`` request body for ``request``."""
+        check_sampling(request)
+        body: dict[str, Any] = {
+            "prompt": self._prompt(request.prompt),
+            "n_predict": -1 if request.max_tokens is None else request.max_tokens,
+            "stream": True,
+            "cache_prompt": True,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "top_k": 0,
+            "min_p": 0.0,
+            "repeat_penalty": 1.0,
+            "seed": -1 if request.seed is None else request.seed,
+            "stop": list(request.stop),
+        }
+        markers = preserved_markers(request.grammar or "", request.grammar_triggers)
+        if markers:
+            body["preserved_tokens"] = markers
+        if request.grammar:
+            body["grammar"] = request.grammar
+            if request.grammar_triggers:
+                body["grammar_lazy"] = True
+                body["grammar_triggers"] = [{"type": TRIGGER_TYPE_WORD, "value": w} for w in request.grammar_triggers]
+        return body
+
+    def _prompt(self, prompt: str) -> str | list[int | str]:
+        # llama-server prepends BOS to a string prompt when the model wants one; our templates render it too.
+        # A leading BOS *id* turns that off (tokenize_mixed), so the model sees exactly one BOS either way.
+        bos = self._facts.info.bos_token
+        if bos and self._facts.bos_token_id is not None and prompt.startswith(bos):
+            rest = prompt[len(bos):]
+            return [self._facts.bos_token_id, rest] if rest else [self._facts.bos_token_id]
+        return prompt
+
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+        body = self.body(request)
+        produced = [False]
+        async with self._http.sse("/completion", body, produced=produced) as events:
+            async for data in events:
+                if not isinstance(data, dict) or not isinstance(data.get("content", ""), str):
+                    raise BackendError(f"upstream {self.url} sent an unexpected event: {str(data)[:80]}",
+                                       code="upstream_garbage")
+                content = data.get("content", "")
+                if content:
+                    produced[0] = True
+                    yield TextPiece(content)
+                if data.get("stop") is True:
+                    yield self._done(data)
+                    return
+        cls = BackendError if produced[0] else BackendUnavailable
+        raise cls(f"upstream {self.url} ended the answer without a final event")
+
+    def _done(self, data: dict[str, Any]) -> GenerationDone:
+        timings = data.get("timings")
+        self.last_timings = timings if isinstance(timings, dict) else None
+        stop_type = data.get("stop_type")
+        length = stop_type == "limit" or data.get("truncated") is True
+        return GenerationDone(
+            finish_reason="length" if length else "stop",
+            prompt_tokens=_int(data.get("tokens_evaluated")),
+            completion_tokens=_int(data.get("tokens_predicted")),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def check_sampling(request: GenerationRequest) -> None:
+    """The checks the embedded backend makes, so a bad request is a 400 whichever backend serves it."""
+    if request.max_tokens is not None and request.max_tokens < 0:
+        raise InvalidRequest("max_tokens must not be negative", param="max_tokens")
+    if not (math.isfinite(request.temperature) and request.temperature >= 0.0):
+        raise InvalidRequest("temperature must be a number >= 0", param="temperature")
+    if not (math.isfinite(request.top_p) and 0.0 <= request.top_p <= 1.0):
+        raise InvalidRequest("top_p must be between 0 and 1", param="top_p")
+    if not request.prompt:
+        raise InvalidRequest("the prompt is empty", param="prompt")
+
+
+def preserved_markers(grammar: str, triggers: tuple[str, ...]) -> list[str]:
+    """Trigger words plus the marker-like literals of ``grammar`` (``<tool_call>``, ``[TOOL_CALLS]`` ...), sorted.
+
+    llama-server keeps only those that are a single token, and renders exactly those special tokens as text."""
+    found = set(triggers)
+    for match in _GBNF_LITERAL.finditer(grammar):
+        text = _unescape(match.group(1))
+        if _MARKER.fullmatch(text):
+            found.add(text)
+    return sorted(found)
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+                i += 2
+                continue
+            width = {"x": 2, "u": 4, "U": 8}.get(nxt)
+            if width is not None:
+                try:
+                    out.append(chr(int(text[i + 2 : i + 2 + width], 16)))
+                    i += 2 + width
+                    continue
+                except ValueError:
+                    pass
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+# ---------------------------------------------------------------------- start-up (synchronous)
+
+
+def wait_ready(url: str, *, wait_s: float, api_key: str | None = None, client: httpx.Client | None = None) -> None:
+    """Block until ``GET /health`` answers 200, or raise :class:`BackendUnavailable` after ``wait_s`` seconds."""
+    own = client is None
+    http = client or _sync_client(url, api_key)
+    deadline = time.monotonic() + wait_s
+    last = "no answer"
+    try:
+        while True:
+            try:
+                response = http.get("/health")
+                if response.status_code == 200:
+                    return
+                last = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            if time.monotonic() >= deadline:
+                raise BackendUnavailable(f"upstream {url} not ready after {wait_s:.0f} s ({last})")
+            time.sleep(0.25)
+    finally:
+        if own:
+            http.close()
+
+
+def read_facts(url: str, *, model_id: str | None = None, api_key: str | None = None,
+               wait_s: float = 60.0) -> ServerFacts:
+    """Wait for readiness, then read the model's template, context size and BOS/EOS from ``/props``."""
+    with _sync_client(url, api_key) as http:
+        wait_ready(url, wait_s=wait_s, client=http)
+        try:
+            response = http.get("/props")
+            if response.status_code >= 400:
+                raise http_error(url, response.status_code, response.content)
+            props = response.json()
+            settings = props.get("default_generation_settings") or {}
+            template = props.get("chat_template") or None
+            if template == LLAMA_CPP_DEFAULT_TEMPLATE:
+                template = None
+            bos = str(props.get("bos_token") or "")
+            info = ModelInfo(
+                id=model_id or _model_name(props),
+                context_size=int(settings.get("n_ctx") or 0) or 4096,
+                chat_template=template,
+                bos_token=bos,
+                eos_token=str(props.get("eos_token") or ""),
+                extra={"upstream": url, "build_info": str(props.get("build_info") or "")},
+            )
+            bos_id = _single_token(http, bos) if bos else None
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"upstream {url} failed while reading /props ({type(exc).__name__})") from exc
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise BackendError(f"upstream {url} sent unexpected /props: {exc}", code="upstream_garbage") from exc
+    return ServerFacts(info=info, bos_token_id=bos_id, slots=int(props.get("total_slots") or 1))
+
+
+def connect(url: str, *, model_id: str | None = None, api_key: str | None = None, wait_s: float = 60.0,
+            timeouts: Timeouts | None = None) -> LlamaServerBackend:
+    """A backend for the llama-server at ``url`` (waits up to ``wait_s`` for it to be ready)."""
+    facts = read_facts(url, model_id=model_id, api_key=api_key, wait_s=wait_s)
+    return LlamaServerBackend(url, facts, timeouts=timeouts, api_key=api_key)
+
+
+def _sync_client(url: str, api_key: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return httpx.Client(base_url=url.rstrip("/"), timeout=httpx.Timeout(10.0, connect=2.0), headers=headers)
+
+
+def _single_token(http: httpx.Client, text: str) -> int | None:
+    response = http.post("/tokenize", json={"content": text, "add_special": False, "parse_special": True})
+    if response.status_code >= 400:
+        return None
+    tokens = response.json().get("tokens")
+    if isinstance(tokens, list) and len(tokens) == 1 and isinstance(tokens[0], int):
+        return tokens[0]
+    return None
+
+
+def _model_name(props: dict[str, Any]) -> str:
+    path = str(props.get("model_path") or "")
+    if path:
+        return Path(path).stem
+    return str(props.get("model_alias") or "llama-server")

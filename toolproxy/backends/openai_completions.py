@@ -1,0 +1,152 @@
+"""An OpenAI-completions upstream (``POST /v1/completions``) for engines that take a grammar in the request.
+
+The grammar goes into a configurable field (a dotted name nests it):
+
+- llama-cpp-python's server: ``grammar`` (the default)
+- vLLM (xgrammar; GBNF-compatible EBNF): ``structured_outputs.grammar`` (``guided_grammar`` before v0.12)
+- SGLang: ``ebnf``
+
+toolproxy renders the prompt (pass ``--chat-template`` for the model: the OpenAI API does not expose it).
+Lazy grammars (``tool_choice: auto`` with trigger words) have no OpenAI-completions equivalent: such requests are
+sent unconstrained and parsed as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import httpx
+
+from toolproxy.backends._upstream import HttpUpstream, Timeouts, http_error
+from toolproxy.backends.base import Backend, GenerationDone, GenerationEvent, GenerationRequest, ModelInfo, TextPiece
+from toolproxy.backends.llama_server import check_sampling
+from toolproxy.errors import BackendError, BackendUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class OpenAICompletionsBackend(Backend):
+    def __init__(self, url: str, info: ModelInfo, *, upstream_model: str, grammar_field: str = "grammar",
+                 timeouts: Timeouts | None = None, api_key: str | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._http = HttpUpstream(_base(url), timeouts=timeouts or Timeouts(), api_key=api_key, transport=transport)
+        self._info = info
+        self._model = upstream_model
+        self._grammar_path = [part for part in grammar_field.split(".") if part]
+        if not self._grammar_path:
+            raise ValueError("grammar_field must name a request field")
+
+    @property
+    def url(self) -> str:
+        return self._http.base_url
+
+    def info(self) -> ModelInfo:
+        return self._info
+
+    async def check_health(self) -> bool:
+        try:
+            await self._http.get_json("/v1/models")
+        except (BackendUnavailable, BackendError):
+            return False
+        return True
+
+    def body(self, request: GenerationRequest) -> dict[str, Any]:
+        check_sampling(request)
+        body: dict[str, Any] = {
+            "model": self._model,
+            "prompt": request.prompt,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.grammar and not request.grammar_triggers:
+            target = body
+            for part in self._grammar_path[:-1]:
+                target = target.setdefault(part, {})
+            target[self._grammar_path[-1]] = request.grammar
+        return body
+
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+        body = self.body(request)
+        produced = [False]
+        finish: str | None = None
+        usage: dict[str, Any] = {}
+        async with self._http.sse("/v1/completions", body, produced=produced) as events:
+            async for data in events:
+                if not isinstance(data, dict) or not isinstance(data.get("choices", []), list):
+                    raise BackendError(f"upstream {self.url} sent an unexpected event: {str(data)[:80]}",
+                                       code="upstream_garbage")
+                if isinstance(data.get("usage"), dict):
+                    usage = data["usage"]
+                for choice in data.get("choices") or []:
+                    text = choice.get("text") if isinstance(choice, dict) else None
+                    if isinstance(text, str) and text:
+                        produced[0] = True
+                        yield TextPiece(text)
+                    if isinstance(choice, dict) and choice.get("finish_reason"):
+                        finish = str(choice["finish_reason"])
+        if finish is None:
+            cls = BackendError if produced[0] else BackendUnavailable
+            raise cls(f"upstream {self.url} ended the answer without a finish reason")
+        yield GenerationDone(
+            finish_reason="length" if finish == "length" else "stop",
+            prompt_tokens=_int(usage.get("prompt_tokens")),
+            completion_tokens=_int(usage.get("completion_tokens")),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _base(url: str) -> str:
+    """``http://host:8000/v1`` and ``http://host:8000`` both mean the server root."""
+    url = url.rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
+def read_info(url: str, *, model_id: str | None = None, context_size: int | None = None,
+              chat_template: str | None = None, api_key: str | None = None,
+              wait_s: float = 60.0) -> tuple[ModelInfo, str]:
+    """(ModelInfo, the upstream's model name) from ``GET /v1/models``, waiting up to ``wait_s`` for it."""
+    root = _base(url)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    deadline = time.monotonic() + wait_s
+    last = "no answer"
+    with httpx.Client(base_url=root, timeout=httpx.Timeout(10.0, connect=2.0), headers=headers) as http:
+        while True:
+            try:
+                response = http.get("/v1/models")
+                if response.status_code == 200:
+                    break
+                if response.status_code not in (502, 503, 504):
+                    raise http_error(root, response.status_code, response.content)
+                last = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            if time.monotonic() >= deadline:
+                raise BackendUnavailable(f"upstream {root} not ready after {wait_s:.0f} s ({last})")
+            time.sleep(0.25)
+    try:
+        cards = response.json()["data"]
+        card = cards[0]
+        name = str(card["id"])
+        n_ctx = context_size or int(card.get("max_model_len") or 0) or 4096
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise BackendError(f"upstream {root} sent unexpected /v1/models: {exc}", code="upstream_garbage") from exc
+    info = ModelInfo(id=model_id or name, context_size=n_ctx, chat_template=chat_template,
+                     extra={"upstream": root, "upstream_model": name})
+    return info, name

@@ -1,0 +1,31 @@
+"""Compile one JSON Schema into GBNF rules (still unnamed: the builder names and shares them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from toolproxy.errors import UnsupportedSchema
+from toolproxy.grammar.emit import Emitter
+from toolproxy.grammar.resolver import Document
+
+
+@dataclass(frozen=True)
+class CompiledSchema:
+    root: int  # id of the root rule
+    rules: tuple[tuple[int, str, str], ...]  # (id, name hint, body with placeholder references)
+    fragments: tuple[str, ...]  # static fragments the bodies use
+
+
+def compile_schema(schema: Any) -> CompiledSchema:
+    """Compile ``schema`` (a dict or a boolean); raises UnsupportedSchema."""
+    if not isinstance(schema, (dict, bool)):
+        raise UnsupportedSchema("", "a schema must be an object or a boolean")
+    em = Emitter(Document(schema))
+    token = em.new_rule("root")
+    root_id = int(token[1:-1])
+    facts = em.expander.expand(frozenset({""}))
+    body = em.body(facts, frozenset({""})) if facts else None
+    em.define(token, body if body is not None else em.never())  # no value at all: a grammar of nothing
+    rules = tuple((rid, hint, b) for rid, (hint, b) in sorted(em.rules.items()))
+    return CompiledSchema(root_id, rules, tuple(sorted(em.fragments)))

@@ -1,0 +1,269 @@
+"""Facts -> GBNF: one rule per conjunction of subschemas, one alternative per fact and type."""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from typing import Any
+
+from toolproxy.errors import UnsupportedSchema
+from toolproxy.grammar.checker import Checker
+from toolproxy.grammar.expand import Expander
+from toolproxy.grammar.facts import (
+    NUMBER,
+    TOP,
+    Conj,
+    Fact,
+    int_bounds,
+    negated_members,
+    value_type,
+)
+from toolproxy.grammar.gbnf import gbnf_literal, ref
+from toolproxy.grammar.numbers import NumberSpec, number_rules, to_decimal
+from toolproxy.grammar.resolver import Document, split
+
+MAX_RULES = 5000
+MAX_ENUM = 20000
+MAX_MODULUS = 2000
+
+
+def hint_for(conj: Conj) -> str:
+    plain = sorted(m for m in conj if not m.startswith("!"))
+    if not plain:
+        negs = sorted(conj)
+        return "not-" + hint_for(negated_members(negs[0])) if negs else "any"
+    tokens = split(plain[0])
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if t in ("properties", "$defs", "definitions", "dependentSchemas") and nxt is not None:
+            out.append(nxt)
+            i += 2
+            continue
+        if t in ("prefixItems", "anyOf", "oneOf", "allOf") and nxt is not None:
+            out.append(("item" if t == "prefixItems" else t.lower()) + nxt)
+            i += 2
+            continue
+        if t == "patternProperties" and nxt is not None:
+            out.append("pattern")
+            i += 2
+            continue
+        out.append({"items": "item", "additionalProperties": "additional"}.get(t, t))
+        i += 1
+    return "-".join(out) or "root"
+
+
+class Emitter:
+    """Holds the rules of one compilation (placeholders ``ref(id)`` until the builder names them)."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.expander = Expander(doc)
+        self.checker = Checker(doc)
+        self.rules: dict[int, tuple[str, str]] = {}
+        self.fragments: set[str] = set()
+        self._by_conj: dict[Conj, str] = {}
+        self._hints: dict[int, str] = {}
+
+    # -- rule store --------------------------------------------------------------------------
+    def new_rule(self, hint: str) -> str:
+        rid = len(self._hints)
+        if rid >= MAX_RULES:
+            raise UnsupportedSchema("", "schema needs too many grammar rules")
+        self._hints[rid] = hint
+        return ref(rid)
+
+    def define(self, token: str, body: str) -> None:
+        rid = int(token[1:-1])
+        self.rules[rid] = (self._hints[rid], body)
+
+    def frag(self, name: str) -> str:
+        self.fragments.add(name)
+        return name
+
+    # -- conjunctions ------------------------------------------------------------------------
+    def rule(self, conj: Conj) -> str | None:
+        """A reference to the rule of ``conj``; None when no value satisfies it."""
+        if conj == TOP:
+            return self.frag("value")
+        found = self._by_conj.get(conj)
+        if found is not None:
+            return found
+        facts = self.expander.expand(conj)
+        if not facts:
+            return None
+        token = self.new_rule(hint_for(conj))
+        self._by_conj[conj] = token
+        body = self.body(facts, conj)
+        self.define(token, body if body is not None else self.never())
+        return token
+
+    def never(self) -> str:
+        """A rule admitting nothing (used only where emptiness shows up late, inside recursion)."""
+        return self.frag("never")
+
+    def body(self, facts: list[Fact], conj: Conj) -> str | None:
+        from toolproxy.grammar.containers import array_expr, object_expr
+
+        alts: list[str] = []
+        for f in facts:
+            parts: list[str | None]
+            if f.enum is not None:
+                parts = [self.enum_expr(f, conj)]
+            else:
+                parts = []
+                if "null" in f.types and "null" not in f.excluded:
+                    parts.append('"null"')
+                for word in ("true", "false"):
+                    if "boolean" in f.types and word not in f.excluded:
+                        parts.append(f'"{word}"')
+                if f.types & NUMBER:
+                    parts.append(self.number_expr(f, conj))
+                if "string" in f.types:
+                    from toolproxy.grammar.strings import string_expr
+
+                    parts.append(string_expr(self, f))
+                if "array" in f.types:
+                    parts.append(array_expr(self, f, conj))
+                if "object" in f.types:
+                    parts.append(object_expr(self, f, conj))
+            for p in parts:
+                if p is not None and p not in alts:
+                    alts.append(p)
+        if not alts:
+            return None
+        return " | ".join(alts)
+
+    # -- enums and constants -----------------------------------------------------------------
+    def enum_expr(self, f: Fact, conj: Conj) -> str | None:
+        assert f.enum is not None
+        if len(f.enum) > MAX_ENUM:
+            raise UnsupportedSchema("", f"enum with more than {MAX_ENUM} values")
+        plain = f.simplify()
+        if plain is None or plain.enum is None:
+            return None
+        needs_check = _has_constraints(f)
+        out: list[str] = []
+        for value in plain.enum:
+            if needs_check and self.checker.valid(value, conj) is not True:
+                continue
+            text = self.const_expr(value)
+            if text not in out:
+                out.append(text)
+        return " | ".join(out) if out else None
+
+    def const_expr(self, value: Any) -> str:
+        if isinstance(value, dict):
+            if not value:
+                return f'"{{" {self.frag("ws")} "}}"'
+            ws = self.frag("ws")
+            kvs = [
+                f"{gbnf_literal(json.dumps(k, ensure_ascii=False))} {ws} \":\" {ws} {self.const_expr(v)} {ws}"
+                for k, v in value.items()
+            ]
+            return f'"{{" {ws} ' + f' "," {ws} '.join(kvs) + ' "}"'
+        if isinstance(value, list):
+            ws = self.frag("ws")
+            if not value:
+                return f'"[" {ws} "]"'
+            items = [f"{self.const_expr(v)} {ws}" for v in value]
+            return f'"[" {ws} ' + f' "," {ws} '.join(items) + ' "]"'
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UnsupportedSchema("", "non-finite number in enum/const")
+        return gbnf_literal(json.dumps(value, ensure_ascii=False))
+
+    # -- numbers -----------------------------------------------------------------------------
+    def number_expr(self, f: Fact, conj: Conj) -> str | None:
+        allow_int, allow_frac = "int" in f.types, "frac" in f.types
+        excluded = []
+        for key in f.excluded:
+            v = json.loads(key)
+            if value_type(v) in ("int", "frac"):
+                excluded.append(Fraction(v) if isinstance(v, int) else Fraction(repr(v)))
+        if not (f.lo is not None or f.hi is not None or f.multiples or excluded):
+            if allow_frac and allow_int:
+                return self.frag("number")
+            if allow_int:
+                return self.frag("integer")
+        comparisons: list[tuple[Fraction, frozenset[str]]] = []
+        if allow_frac:
+            if f.lo is not None:
+                comparisons.append((f.lo, frozenset(">" if f.lo_excl else ">=")))
+            if f.hi is not None:
+                comparisons.append((f.hi, frozenset("<" if f.hi_excl else "<=")))
+        else:
+            lo, hi = int_bounds(f)
+            if lo is not None:
+                comparisons.append((Fraction(lo), frozenset(">=")))
+            if hi is not None:
+                comparisons.append((Fraction(hi), frozenset("<=")))
+        comparisons.extend((x, frozenset("<>")) for x in sorted(excluded))
+        moduli: list[tuple[int, int]] = []
+        for m in f.multiples:
+            if not allow_frac:
+                moduli.append((m.numerator, 0))
+                continue
+            k = 0
+            while (10**k) % m.denominator:
+                k += 1
+                if k > 30:
+                    raise UnsupportedSchema("", "multipleOf has no finite decimal form")
+            moduli.append((m.numerator * 10**k // m.denominator, k))
+        moduli = [(m, k) for m, k in moduli if not (m == 1 and k == 0)]
+        if math.prod(m for m, _ in moduli) > MAX_MODULUS:
+            return self._few_multiples(f, allow_int, allow_frac, excluded)
+        spec = NumberSpec(allow_int, allow_frac, tuple(comparisons), tuple(moduli))
+        at = min((p for p in conj if not p.startswith("!")), default="")
+        return number_rules(spec, lambda h: self.new_rule(hint_for(conj) + "-" + h), self.define, at)
+
+
+    def _few_multiples(
+        self, f: Fact, allow_int: bool, allow_frac: bool, excluded: list[Fraction]
+    ) -> str | None:
+        """Sound subset for huge moduli: the multiples k*m with |k| <= 10 (0 included) within bounds."""
+        step = f.multiples[0]
+        out: list[str] = []
+        for k in sorted(range(-10, 11), key=abs):
+            x = step * k
+            if any(x / m != int(x / m) for m in f.multiples) or x in excluded:
+                continue
+            if (f.lo is not None and (x < f.lo or (f.lo_excl and x == f.lo))) or (
+                f.hi is not None and (x > f.hi or (f.hi_excl and x == f.hi))
+            ):
+                continue
+            if (x.denominator == 1 and not allow_int) or (x.denominator != 1 and not allow_frac):
+                continue
+            dec = to_decimal(x)
+            if dec is None:
+                continue
+            text = ("-" if dec.neg else "") + (dec.int_digits or "0")
+            text += "." + dec.frac_digits if dec.frac_digits else ""
+            out.append(gbnf_literal(text))
+        return " | ".join(out) if out else None
+
+
+def _has_constraints(f: Fact) -> bool:
+    return bool(
+        f.lo is not None
+        or f.hi is not None
+        or f.multiples
+        or f.min_len
+        or f.max_len is not None
+        or f.patterns
+        or f.formats
+        or f.item_clauses
+        or f.min_items
+        or f.max_items is not None
+        or f.contains
+        or f.unique
+        or f.obj_clauses
+        or f.required
+        or f.min_props
+        or f.max_props is not None
+        or f.prop_names
+        or f.uneval_props
+        or f.uneval_items
+    )

@@ -1,0 +1,96 @@
+"""How a style's output is marked: the data the one scanner (:mod:`toolproxy.parsing.scanner`) runs on.
+
+A style never writes streaming code; it describes its output with an :class:`OutputFormat`:
+
+- **regions**: where tool calls live. A region opens at a literal ``start`` marker (``<tool_call>``,
+  ``[TOOL_CALLS]``, ``<|from|>assistant\\n<|recipient|>``, ...) and holds one *body*:
+
+  * :class:`JsonBody` -- one JSON value whose parts play roles chosen by path rules: ``()`` -> the
+    value itself is a call object (hermes), ``("*",)`` -> a list of call objects (mixtral), or a whole
+    envelope such as thoughtful_steps' ``{"thought_about_next_step_only": ..., "next_step": {...}}``
+    with a reasoning path, a text path and a calls path.
+  * :class:`NamedCallBody` -- ``NAME<name_end>{json arguments}`` (functionary, ``<function=NAME>``,
+    ``>>>NAME\\n``).
+  * :class:`PythonCallsBody` -- ``[f(a=1), g(b="x")]`` parsed with :mod:`ast` (never ``eval``).
+
+  ``end`` (optional) is a closing marker consumed after the body (``</tool_call>``); a missing one is
+  tolerated. ``keep_start`` makes the start marker the first character(s) of the body too (``{`` or
+  ``[`` for whole-output formats); ``anchored`` regions are recognised only at the very start of the
+  output (before any text), so a text that merely contains a ``[`` is never turned into a call.
+- **silent**: markers removed from the text and otherwise ignored (``<|stop|>``, functionary's
+  ``<|from|>assistant\\n<|recipient|>all\\n<|content|>`` text header).
+- **think**: a ``<think>...</think>`` block at the start of the output becomes reasoning.
+
+Everything else is text (``content``). Text is trimmed of whitespace at its start, at its end and around
+call regions (whitespace is held back until non-blank text follows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["call", "text", "reasoning"]
+PathPattern = tuple[str, ...]
+"""A path inside a JSON body: object keys, ``"*"`` matches any array index."""
+
+
+@dataclass(frozen=True)
+class CallKeys:
+    """Which keys of a JSON call object hold the tool name and its arguments (first present wins)."""
+
+    name: tuple[str, ...] = ("name",)
+    arguments: tuple[str, ...] = ("arguments", "parameters")
+
+
+@dataclass(frozen=True)
+class JsonBody:
+    """One JSON value; ``rules`` map paths to roles. Values at other paths are structure (not emitted).
+
+    A ``call`` path holds a call object (``{"name": ..., "arguments": {...}}``, keys per ``keys``).
+    A ``text``/``reasoning`` path holds a string streamed as decoded text (any other JSON value is
+    emitted as its compact JSON text).
+    """
+
+    rules: tuple[tuple[PathPattern, Role], ...] = (((), "call"),)
+    keys: CallKeys = field(default_factory=CallKeys)
+
+
+@dataclass(frozen=True)
+class NamedCallBody:
+    """``NAME`` up to the literal ``name_end``, then the arguments as one JSON value."""
+
+    name_end: str
+    max_name_len: int = 256
+
+
+@dataclass(frozen=True)
+class PythonCallsBody:
+    """A Python list of calls ``[f(a=1), mod.g(b="x")]``; keyword arguments only, literal values."""
+
+
+Body = JsonBody | NamedCallBody | PythonCallsBody
+
+
+@dataclass(frozen=True)
+class Region:
+    start: str
+    body: Body
+    end: str | None = None
+    keep_start: bool = False
+    anchored: bool = False
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    regions: tuple[Region, ...] = ()
+    silent: tuple[str, ...] = ()
+    think: tuple[str, str] | None = ("<think>", "</think>")
+
+
+PLAIN_TEXT = OutputFormat()
+"""No calls at all: everything is content (``<think>`` still becomes reasoning)."""
+
+
+def plain_format() -> OutputFormat:
+    return PLAIN_TEXT

@@ -1,0 +1,68 @@
+"""Python call syntax (``get_weather(city="Paris")``) to ``(name, arguments JSON)`` with :mod:`ast`.
+
+Never ``eval``: the source is parsed, and each keyword value must be a literal
+(:func:`ast.literal_eval` on the node). Tuples become JSON arrays; ``None``/``True``/``False`` map to
+``null``/``true``/``false``. Anything else (positional arguments, names, calls, sets, bytes, complex
+numbers, non-finite floats) is refused with :class:`PythonCallError`.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from typing import Any
+
+
+class PythonCallError(ValueError):
+    pass
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    raise PythonCallError("the called object is not a (dotted) name")
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise PythonCallError("non-finite float")
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise PythonCallError("dict keys must be strings")
+            out[key] = _jsonable(item)
+        return out
+    raise PythonCallError(f"{type(value).__name__} has no JSON form")
+
+
+def call_from_source(source: str) -> tuple[str, str]:
+    """``'f(a=1, b="x")'`` -> ``("f", '{"a":1,"b":"x"}')`` (compact JSON, non-ASCII kept)."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise PythonCallError(f"not Python: {exc.msg}") from exc
+    call = tree.body
+    if not isinstance(call, ast.Call):
+        raise PythonCallError("not a call")
+    if call.args:
+        raise PythonCallError("positional arguments have no parameter names")
+    arguments: dict[str, Any] = {}
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            raise PythonCallError("**kwargs is not allowed")
+        try:
+            value = ast.literal_eval(keyword.value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+            raise PythonCallError(f"argument {keyword.arg!r} is not a literal") from exc
+        arguments[keyword.arg] = _jsonable(value)
+    return _dotted(call.func), json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))

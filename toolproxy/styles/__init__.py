@@ -1,0 +1,33 @@
+"""Prompting styles, registered by name (lazy ``"module:Class"`` strings: a style is imported on use)."""
+
+from __future__ import annotations
+
+import importlib
+
+from toolproxy.errors import InvalidRequest
+from toolproxy.styles.base import CallPolicy, Style, ToolSpec
+
+STYLES: dict[str, str] = {
+    "thoughtful_steps": "toolproxy.styles.thoughtful_steps:ThoughtfulSteps",
+    "functionary": "toolproxy.styles.functionary:Functionary",
+    "mixtral": "toolproxy.styles.mixtral:Mixtral",
+    "hermes": "toolproxy.styles.hermes:Hermes",
+}
+
+
+def style_names() -> list[str]:
+    return sorted(STYLES)
+
+
+def get_style(name: str) -> Style:
+    """A fresh instance of the style ``name``; an unknown name is a 400 listing the known ones."""
+    target = STYLES.get(name)
+    if target is None:
+        raise InvalidRequest(f"unknown style {name!r}; known styles: {', '.join(style_names())}", param="style")
+    module, _, cls = target.partition(":")
+    style_class = getattr(importlib.import_module(module), cls)
+    style: Style = style_class()
+    return style
+
+
+__all__ = ["STYLES", "CallPolicy", "Style", "ToolSpec", "get_style", "style_names"]
