@@ -36,9 +36,20 @@ _SUBSCHEMA_MAP_KEYS = ("properties", "patternProperties", "$defs", "definitions"
 
 _MAX_DEPTH = 64
 
+# Closing objects (additionalProperties: false) is only sound along plain property/item paths: inside allOf it
+# can make a valid composition unsatisfiable, inside `not` it would loosen the constraint.
+_CLOSE_THROUGH = frozenset({"properties", "items", "prefixItems", "additionalProperties"})
+_OPEN_KEYS = frozenset({"additionalProperties", "patternProperties", "unevaluatedProperties", "allOf", "anyOf",
+                        "oneOf", "$ref", "$dynamicRef", "if", "dependentSchemas", "not"})
 
-def normalize_schema(schema: Any, *, where: str = "parameters", _depth: int = 0) -> Any:
-    """Return a standard JSON Schema equivalent of a client-sent schema (the input is not modified)."""
+
+def normalize_schema(schema: Any, *, where: str = "parameters", close: bool = False, _depth: int = 0) -> Any:
+    """Return a standard JSON Schema equivalent of a client-sent schema (the input is not modified).
+
+    ``close``: object schemas that list ``properties`` but say nothing of other keys get
+    ``additionalProperties: false``. Every value admitted is still valid against the original schema (a
+    sound subset); it stops a model from inventing arguments a function does not take.
+    """
     if _depth > _MAX_DEPTH:
         raise InvalidRequest(f"{where}: schema nested deeper than {_MAX_DEPTH} levels", param="tools")
     if isinstance(schema, bool):
@@ -54,27 +65,32 @@ def normalize_schema(schema: Any, *, where: str = "parameters", _depth: int = 0)
             out["type"] = [*types, "null"]
             if "enum" in out and isinstance(out["enum"], list) and None not in out["enum"]:
                 out["enum"] = [*out["enum"], None]
+    if close and "properties" in out and not _OPEN_KEYS & out.keys():
+        out["additionalProperties"] = False
     for key in _SUBSCHEMA_KEYS:
         if key in out and isinstance(out[key], dict | bool):
-            out[key] = normalize_schema(out[key], where=f"{where}.{key}", _depth=_depth + 1)
+            out[key] = normalize_schema(out[key], where=f"{where}.{key}", close=close and key in _CLOSE_THROUGH,
+                                        _depth=_depth + 1)
     for key in _SUBSCHEMA_LIST_KEYS:
         if key in out and isinstance(out[key], list):
             out[key] = [
-                normalize_schema(sub, where=f"{where}.{key}[{i}]", _depth=_depth + 1)
+                normalize_schema(sub, where=f"{where}.{key}[{i}]", close=close and key in _CLOSE_THROUGH,
+                                 _depth=_depth + 1)
                 for i, sub in enumerate(out[key])
             ]
     if isinstance(out.get("items"), list):  # draft-4 style tuple items
         out["prefixItems"] = [
-            normalize_schema(sub, where=f"{where}.items[{i}]", _depth=_depth + 1)
+            normalize_schema(sub, where=f"{where}.items[{i}]", close=close, _depth=_depth + 1)
             for i, sub in enumerate(out.pop("items"))
         ]
         if "additionalItems" in out:
             out["items"] = normalize_schema(out.pop("additionalItems"), where=f"{where}.additionalItems",
-                                            _depth=_depth + 1)
+                                            close=close, _depth=_depth + 1)
     for key in _SUBSCHEMA_MAP_KEYS:
         if key in out and isinstance(out[key], dict):
             out[key] = {
-                name: normalize_schema(sub, where=f"{where}.{key}.{name}", _depth=_depth + 1)
+                name: normalize_schema(sub, where=f"{where}.{key}.{name}", close=close and key in _CLOSE_THROUGH,
+                                       _depth=_depth + 1)
                 for name, sub in out[key].items()
             }
     return out
@@ -104,8 +120,8 @@ def normalize_parameters(parameters: dict[str, Any] | None, *, tool: str) -> dic
     """The arguments schema of a tool: always an object schema."""
     where = f"tool '{tool}' parameters"
     if parameters is None or parameters == {}:
-        return {"type": "object", "properties": {}}
-    schema = normalize_schema(parameters, where=where)
+        return {"type": "object", "properties": {}, "additionalProperties": False}
+    schema = normalize_schema(parameters, where=where, close=True)
     if isinstance(schema, bool):
         return {"type": "object"} if schema else {"type": "object", "maxProperties": 0}
     if "type" not in schema and ("properties" in schema or "required" in schema):
