@@ -21,15 +21,15 @@ FIXTURES = str(Path(__file__).with_name("fixtures_tools.py"))
 GOAL = "What is 2 + 3? Use the add tool, then give the answer."
 SERVE_ARGS = ["--serve-arg=--ctx=2048", "--serve-arg=--threads=2"]
 AGENT_ARGS = ["--goal", GOAL, "--tool-choice", "add,none", "--parallel-tool-calls", "false", "--max-steps", "2",
-              "--max-tokens", "32"]
+              "--max-tokens", "40"]
 
 pytestmark = pytest.mark.slow
 
 
 def check_run(code: int, out: str, log: Path) -> None:
     assert code == 0, out
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert len(calls) == 1
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    assert len(calls) == 1, out
     assert isinstance(calls[0]["a"], int) and isinstance(calls[0]["b"], int)
     assert calls[0]["result"] == calls[0]["a"] + calls[0]["b"]
     assert f"<- add: {calls[0]['result']}" in out

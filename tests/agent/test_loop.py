@@ -38,7 +38,7 @@ async def test_calls_run_concurrently_and_results_come_back_in_order() -> None:
         reply("Let me work.", [call("slow_echo", {"text": "one"}, "c1"), call("slow_echo", {"text": "two"}, "c2"),
                                call("add", {"a": 2, "b": 3}, "c3")]),
         reply("The sum is 5."),
-    ])  # fmt: skip
+    ])
     result, lines, elapsed = await run(script, AgentConfig(model="scripted"))
     assert result.finished and result.answer == "The sum is 5."
     assert elapsed < 0.75  # two 0.4 s calls ran side by side
@@ -57,7 +57,7 @@ async def test_bad_calls_become_error_observations() -> None:
         reply(None, [call("nope", {}, "a"), call("add", "{not json", "b"), call("add", {"a": "x", "b": 1}, "c"),
                      call("fail", {"reason": "boom"}, "d")]),
         reply("done"),
-    ])  # fmt: skip
+    ])
     result, _, _ = await run(script, AgentConfig(model="scripted"))
     observations = [m["content"] for m in script.requests[1]["messages"] if m["role"] == "tool"]
     assert observations[0].startswith("Error: there is no tool named 'nope'") and "add" in observations[0]
@@ -78,13 +78,13 @@ async def test_tool_choice_plan_per_step_and_max_steps() -> None:
 
 
 def test_cli_prints_steps_and_answer_last(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "calls.jsonl"
     monkeypatch.setenv("TOOLPROXY_TEST_TOOL_LOG", str(log))
     script = Script([reply(None, [call("add", {"a": 20, "b": 22}, "k")]), reply("It is 42.")])
     with serve(scripted_app(script)) as url:
         code = agent_main(["--goal", "add 20 and 22", "--tools", FIXTURES, "--base-url", url + "/v1",
-                           "--tool-choice", "add,none"])  # fmt: skip
+                           "--tool-choice", "add,none"])
     out = capsys.readouterr().out
     assert code == 0
     assert out.rstrip().splitlines()[-1] == "answer: It is 42."

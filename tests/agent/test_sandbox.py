@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -24,6 +25,8 @@ from toolproxy.agent.sandbox import (
     UnshareBackend,
     select_backend,
 )
+from toolproxy.agent.sandbox.cgroups import SessionCgroup
+from toolproxy.agent.sandbox.limits import Identity
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LIMITS = Limits(timeout_s=10.0, memory_bytes=1024**3, max_processes=64, output_bytes=16384)
@@ -36,11 +39,41 @@ def available(backend: SandboxBackend) -> SandboxBackend:
     return backend
 
 
-@pytest.fixture(scope="module", params=["bwrap", "unshare"])
+def cgroups_work() -> bool:
+    group = SessionCgroup.create(f"toolproxy-test-{uuid.uuid4().hex[:8]}", max_processes=8, memory_bytes=1 << 30)
+    if group is None:
+        return False
+    group.remove()
+    return True
+
+
+@pytest.fixture(scope="module", params=["bwrap", "unshare", "unshare-userns"])
 def manager(request: pytest.FixtureRequest) -> Iterator[SessionManager]:
-    backend = available(BwrapBackend() if request.param == "bwrap" else UnshareBackend())
-    with SessionManager(backend, LIMITS) as mgr:
+    """Each isolation route. ``unshare-userns`` is the unprivileged user's route (root inside a user namespace,
+    capabilities stripped); run by root it maps to uid 0, which ignores RLIMIT_NPROC, so it is only tested
+    here when a pids cgroup can cap the session instead."""
+    backend: SandboxBackend
+    if request.param == "bwrap":
+        backend = BwrapBackend()
+    elif request.param == "unshare":
+        backend = UnshareBackend()  # a user namespace unless root
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("not root: the plain `unshare` case already is the user-namespace route")
+        if not cgroups_work():
+            pytest.skip("as root, the user-namespace route needs a pids cgroup to contain fork bombs")
+        backend = UnshareBackend(user_namespace=True)
+    with SessionManager(available(backend), LIMITS) as mgr:
         yield mgr
+
+
+@pytest.fixture(scope="module")
+def backend() -> SandboxBackend:
+    """The machine's default route, for the checks that do not depend on the isolation mechanism."""
+    try:
+        return select_backend("auto")
+    except SandboxUnavailable as exc:
+        pytest.skip(exc.message)
 
 
 def fresh_id() -> str:
@@ -57,6 +90,14 @@ def host_processes_with(needle: bytes) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def test_no_capabilities_inside(manager: SessionManager) -> None:
+    sid = fresh_id()
+    caps = manager.run(sid, "[l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm'))]")
+    assert caps.value == "['0000000000000000', '0000000000000000']"
+    assert not manager.run(sid, "import os\nos.chroot('/')").ok
+    manager.close(sid)
 
 
 def test_state_persists_in_a_session_and_not_across(manager: SessionManager) -> None:
@@ -172,8 +213,8 @@ def test_infinite_loop_kills_the_whole_tree(manager: SessionManager) -> None:
     manager.close(sid)
 
 
-def test_cpu_limit_kills_and_restarts(manager: SessionManager) -> None:
-    limited = SessionManager(manager.backend, Limits(timeout_s=20.0, cpu_seconds_call=1))
+def test_cpu_limit_kills_and_restarts(backend: SandboxBackend) -> None:
+    limited = SessionManager(backend, Limits(timeout_s=20.0, cpu_seconds_call=1))
     with limited:
         obs = limited.run("cpu", "x = 0\nwhile True:\n    x += 1")
         assert not obs.ok and "SIGXCPU" in (obs.error or "") and "lost" in (obs.error or "")
@@ -193,15 +234,15 @@ def test_hundred_megabytes_of_output_is_capped(manager: SessionManager) -> None:
     manager.close(sid)
 
 
-def test_idle_sessions_are_reaped(manager: SessionManager) -> None:
-    with SessionManager(manager.backend, LIMITS, idle_timeout_s=0.3) as short:
+def test_idle_sessions_are_reaped(backend: SandboxBackend) -> None:
+    with SessionManager(backend, LIMITS, idle_timeout_s=0.3) as short:
         short.start_reaper(interval_s=0.05)
         assert short.run("idle", "1").ok
         session = short.session("idle")
         proc, workdir = session.proc, session.workdir
         assert proc is not None and workdir.is_dir()
         deadline = time.monotonic() + 5
-        while short.session_ids and time.monotonic() < deadline:
+        while (short.session_ids or workdir.exists()) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert short.session_ids == []
         assert proc.poll() is not None and not workdir.exists()
@@ -229,10 +270,10 @@ def test_docker_route_refuses_cleanly_without_an_engine() -> None:
     assert {"--network", "none", "--read-only", "--pids-limit"} <= set(argv)
 
 
-def test_session_memory_cap_spans_processes(manager: SessionManager) -> None:
+def test_session_memory_cap_spans_processes(backend: SandboxBackend) -> None:
     """Where a cgroup can be made, the session's processes share one memory cap (RLIMIT_AS is per process)."""
-    limits = Limits(timeout_s=20.0, session_memory_bytes=512 * 1024**2)
-    with SessionManager(manager.backend, limits) as capped:
+    limits = Limits(timeout_s=20.0, session_memory_bytes=256 * 1024**2)
+    with SessionManager(backend, limits) as capped:
         assert capped.run("mem", "1").ok
         session = capped.session("mem")
         if session.cgroup is None:
@@ -240,7 +281,7 @@ def test_session_memory_cap_spans_processes(manager: SessionManager) -> None:
         dirs = list(session.cgroup.dirs)
         code = (
             "import subprocess, sys\n"
-            "hog = 'b = b\"x\" * (300 * 1024**2)\\nimport time\\ntime.sleep(1)'\n"
+            "hog = 'b = b\"x\" * (150 * 1024**2)\\nimport time\\ntime.sleep(1)'\n"
             "procs = [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(3)]\n"
             "[p.wait() for p in procs]"
         )
@@ -249,3 +290,55 @@ def test_session_memory_cap_spans_processes(manager: SessionManager) -> None:
         # either some hogs were OOM-killed (-9) or the interpreter itself was, and said so
         assert (-9 in codes) or (not obs.ok and "memory limit" in (obs.error or ""))
     assert not any(path.exists() for path in dirs)
+
+
+class BrokenBackend(UnsafeBackend):
+    """Fault injection: a sandbox that dies before its runner says it is ready."""
+
+    def command(self, limits: Limits, identity: Identity, workdir: Path, session_id: str) -> list[str]:
+        return [sys.executable, "-c", "import sys; sys.stderr.write('bwrap: setting up uid map: boom'); sys.exit(3)"]
+
+
+def test_a_sandbox_that_cannot_start_is_an_error_observation() -> None:
+    with SessionManager(BrokenBackend(), Limits(use_cgroup=False)) as broken:
+        obs = broken.run("x", "1")
+    assert not obs.ok and "could not start" in (obs.error or "") and "boom" in (obs.error or "")
+
+
+UNPRIVILEGED_CHECK = """
+import json, sys
+from toolproxy.agent.sandbox import BwrapBackend, UnshareBackend, SessionManager, Limits
+results = {}
+for backend in (BwrapBackend(), UnshareBackend()):
+    if backend.unavailable_reason() is not None:
+        continue
+    with SessionManager(backend, Limits(timeout_s=10, max_processes=32, use_cgroup=False)) as m:
+        bomb = m.run("s", "import os\\nwhile True:\\n    os.fork()")
+        count = m.run("s", "import os\\nsum(p.isdigit() for p in os.listdir('/proc'))")
+        net = m.run("s", "import socket\\nsocket.create_connection(('1.1.1.1', 80), timeout=2)")
+        caps = m.run("s", "[l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')]")
+        results[backend.name] = [bomb.error, count.value, net.error, caps.value]
+print(json.dumps(results))
+"""
+
+
+def test_the_unprivileged_route() -> None:
+    """What most users run: toolproxy as a normal user (user namespaces, no cgroup). Checked here by running
+    the sandbox code as uid 65534 with the system Python (only the stdlib is needed for the sandbox)."""
+    system_python = Path("/usr/bin/python3")
+    if os.geteuid() != 0 or not system_python.exists() or subprocess.run(["which", "setpriv"]).returncode:
+        pytest.skip("needs root (to become another user), setpriv and /usr/bin/python3")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), "HOME": "/nonexistent", "TMPDIR": "/tmp"}
+    become = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+    argv = [*become, str(system_python), "-c", UNPRIVILEGED_CHECK]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0 and ("ModuleNotFoundError" in done.stderr or "PermissionError" in done.stderr):
+        pytest.skip(f"the system Python cannot import the sandbox package: {done.stderr[-300:]}")
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert results, "neither bwrap nor unshare works unprivileged here"
+    for name, (bomb, count, net, caps) in results.items():
+        assert "BlockingIOError" in bomb, name
+        assert int(count) <= 32, name
+        assert "Network is unreachable" in net, name
+        assert caps == "['0000000000000000']", name

@@ -65,7 +65,7 @@ def test_agent_cli_codeact_session(manager: SessionManager, capsys: pytest.Captu
         reply(None, [call("python", {"code": "data = [3, 4, 5]\ntotal = sum(data)"}, "p1")]),
         reply(None, [call("python", {"code": "total * 2"}, "p2")]),
         reply("The doubled total is 24."),
-    ])  # fmt: skip
+    ])
     with running_server(scripted_app(script)) as url:
         code = agent_main(["--goal", "double the total", "--std-tools", "--base-url", url + "/v1"])
     out = capsys.readouterr().out
@@ -74,3 +74,13 @@ def test_agent_cli_codeact_session(manager: SessionManager, capsys: pytest.Captu
     assert observations == ["(no output)", "24"]
     assert {t["function"]["name"] for t in script.requests[0]["tools"]} == {"wait", "current_time", "ask_user",
                                                                            "python"}
+
+
+def test_agent_cli_python_refuses_when_the_sandbox_is_unavailable(capsys: pytest.CaptureFixture[str]) -> None:
+    script = Script([reply(None, [call("python", {"code": "print('hi')"}, "p1")]), reply("ok")])
+    with running_server(scripted_app(script)) as url:
+        code = agent_main(["--goal", "g", "--std-tools", "--sandbox", "docker", "--base-url", url + "/v1"])
+    captured = capsys.readouterr()
+    assert code == 0 and "the python tool will refuse to run code" in captured.err
+    observation = next(m["content"] for m in script.requests[1]["messages"] if m["role"] == "tool")
+    assert observation.startswith("Error: refused to run code: sandbox 'docker' is unavailable")

@@ -56,7 +56,7 @@ def test_public_annotated_functions_become_tools() -> None:
         ("Only a summary\nover two lines.", "Only a summary\nover two lines.", {}),
         (None, "", {}),
     ],
-)  # fmt: skip
+)
 def test_docstrings(doc: str | None, summary: str, params: dict[str, str]) -> None:
     assert parse_docstring(doc) == (summary, params)
 
@@ -65,7 +65,7 @@ async def test_calls_validate_and_report_errors_as_text() -> None:
     tools = by_name(tools_from_module(FIXTURES))
     assert await tools["add"].call({"a": 2, "b": 40}) == "42"
     assert json.loads(await tools["get_weather"].call({"place": {"city": "Lyon"}})) == {
-        "city": "Lyon", "country": "FR", "temperature": 21}  # fmt: skip
+        "city": "Lyon", "country": "FR", "temperature": 21}
     assert (await tools["add"].call({"a": 1})).startswith("Error: invalid arguments for add")
     assert (await tools["add"].call({"a": 1, "b": 2, "c": 3})).startswith("Error: invalid arguments")
     assert await tools["fail"].call({"reason": "nope"}) == "Error: RuntimeError: nope"
@@ -95,6 +95,7 @@ async def test_tool_server_round_trip_over_openapi() -> None:
             assert remote["add"].description == "Add two integers."
             assert remote["add"].parameters["properties"] == local["add"].parameters["properties"]
             assert remote["add"].parameters["required"] == ["a", "b"]
+            assert remote["add"].parameters["additionalProperties"] is False
             place = remote["get_weather"].parameters["properties"]["place"]
             assert place["properties"]["city"] == {"type": "string"}  # $ref inlined
             assert await remote["add"].call({"a": 2, "b": 40}) == "42"

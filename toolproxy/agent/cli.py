@@ -48,7 +48,7 @@ def agent_parser() -> argparse.ArgumentParser:
                    help="let the python tool run code WITHOUT isolation when no sandbox works")
     p.add_argument("--python-timeout", type=float, default=30.0, help="wall-clock limit of one python call")
     p.add_argument("--verbose", "-v", action="store_true")
-    return p  # fmt: skip
+    return p
 
 
 async def load_tools(sources: list[str], client: httpx.AsyncClient) -> list[Tool]:
@@ -91,7 +91,7 @@ async def run_agent(args: argparse.Namespace, base_url: str) -> AgentResult:
             else:
                 print(f"warning: the python tool will refuse to run code: {refusal}", file=sys.stderr)
             tools += std_tools(python=manager, session_id=uuid.uuid4().hex[:12], refusal=refusal,
-                               ask=ask_stdin if sys.stdin.isatty() else None)  # fmt: skip
+                               ask=ask_stdin if sys.stdin.isatty() else None)
         names = {tool.name for tool in tools}
         unknown = [spec for spec in plan if spec not in CHOICE_KEYWORDS and spec not in names]
         if unknown:

@@ -39,7 +39,7 @@ class EmbeddedServer:
     def start(self) -> str:
         argv = [sys.executable, "-m", "toolproxy", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self.proc = subprocess.Popen([*argv, *self.extra_args], stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=dict(os.environ))  # fmt: skip
+                                     env=dict(os.environ))
         deadline = time.monotonic() + self.startup_timeout_s
         health = f"http://127.0.0.1:{self.port}/health"
         while time.monotonic() < deadline:

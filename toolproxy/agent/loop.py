@@ -86,7 +86,7 @@ async def run_call(tools: dict[str, Tool], name: str, arguments: str) -> str:
 
 class Agent:
     def __init__(self, client: AsyncOpenAI, tools: list[Tool], config: AgentConfig,
-                 printer: Printer = print) -> None:  # fmt: skip
+                 printer: Printer = print) -> None:
         self.client = client
         self.tools = {tool.name: tool for tool in tools}
         self.config = config
@@ -137,11 +137,11 @@ class Agent:
                      "function": {"name": c.function.name, "arguments": c.function.arguments}}
                     for c in calls
                 ],
-            })  # fmt: skip
+            })
             for call in calls:
                 self.say(f"step {step.index}: -> {call.function.name}({call.function.arguments})")
             results = await asyncio.gather(*(run_call(self.tools, c.function.name, c.function.arguments)
-                                             for c in calls))  # fmt: skip
+                                             for c in calls))
             for call, result in zip(calls, results, strict=True):
                 self.say(f"step {step.index}: <- {call.function.name}: {preview(result, verbose)}")
                 step.calls.append(CallRecord(call.function.name, call.function.arguments, result))

@@ -45,7 +45,7 @@ def operation_name(method: str, path: str, op: dict[str, Any]) -> str:
 
 
 def operation_tool(client: httpx.AsyncClient, base: str, doc: dict[str, Any], method: str, path: str,
-                   op: dict[str, Any], common: list[Any]) -> Tool:  # fmt: skip
+                   op: dict[str, Any], common: list[Any]) -> Tool:
     properties: dict[str, Any] = {}
     required: list[str] = []
     locations: dict[str, str] = {}
@@ -62,6 +62,7 @@ def operation_tool(client: httpx.AsyncClient, base: str, doc: dict[str, Any], me
         if param.get("required") or param.get("in") == "path":
             required.append(name)
     body_mode: str | None = None
+    body: dict[str, Any] = {}
     content = (resolve(op.get("requestBody") or {}, doc).get("content") or {}).get("application/json")
     if isinstance(content, dict):
         body = content.get("schema") or {}
@@ -74,6 +75,8 @@ def operation_tool(client: httpx.AsyncClient, base: str, doc: dict[str, Any], me
             properties["body"] = body
             required.append("body")
     schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if body_mode is None or (body_mode == "merge" and body.get("additionalProperties") is False):
+        schema["additionalProperties"] = False  # every accepted argument is listed
     if required:
         schema["required"] = required
     name = operation_name(method, path, op)
@@ -100,7 +103,7 @@ def operation_tool(client: httpx.AsyncClient, base: str, doc: dict[str, Any], me
             payload = {}
         try:
             response = await client.request(method.upper(), base + url_path, params=query,
-                                            headers=headers, json=payload)  # fmt: skip
+                                            headers=headers, json=payload)
         except httpx.HTTPError as exc:
             return f"Error: {method.upper()} {path} failed: {type(exc).__name__}: {exc}"
         try:

@@ -54,4 +54,4 @@ def add_operation(app: FastAPI, fn: Any, tool: Tool) -> None:
     endpoint.__signature__ = inspect.Signature([param])  # type: ignore[attr-defined]
     endpoint.__name__ = tool.name
     app.post(f"/tools/{tool.name}", operation_id=tool.name, summary=tool.description.split("\n")[0],
-             description=tool.description)(endpoint)  # fmt: skip
+             description=tool.description)(endpoint)

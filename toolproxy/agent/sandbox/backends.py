@@ -142,7 +142,7 @@ class BwrapBackend(SandboxBackend):
         cfg = runner_config(limits, identity, INSIDE_WORK, own_pid_namespace=True)
         runner = f"{INSIDE_DIR}/runner.py"
         return [*self.base_args(workdir), "--ro-bind", str(RUNNER), runner, "--",
-                sys.executable, "-I", runner, json.dumps(cfg)]  # fmt: skip
+                sys.executable, "-I", runner, json.dumps(cfg)]
 
 
 class UnshareBackend(SandboxBackend):
@@ -150,12 +150,17 @@ class UnshareBackend(SandboxBackend):
 
     name = "unshare"
 
-    def __init__(self, executable: str | None = None) -> None:
+    def __init__(self, executable: str | None = None, *, user_namespace: bool | None = None) -> None:
         self.executable = executable or shutil.which("unshare") or "unshare"
+        self.user_namespace = os.geteuid() != 0 if user_namespace is None else user_namespace
+        """Unprivileged: a user namespace (root inside, mapped to the caller). Root: none, drop to a uid."""
+
+    def identity(self) -> Identity:
+        return Identity(None, None) if self.user_namespace else Identity.for_new_session()
 
     def prefix(self) -> list[str]:
         args = [self.executable, "--fork", "--kill-child", "--pid", "--net", "--mount", "--ipc", "--uts"]
-        if os.geteuid() != 0:
+        if self.user_namespace:
             args += ["--user", "--map-root-user"]
         return args
 
@@ -208,19 +213,19 @@ class DockerBackend(SandboxBackend):
             return "docker is not installed"
         try:
             engine = subprocess.run([self.executable, "version", "--format", "{{.Server.Version}}"],
-                                    capture_output=True, timeout=15, check=False)  # fmt: skip
+                                    capture_output=True, timeout=15, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"docker is not usable: {exc}"
         if engine.returncode != 0:
             return "no Docker engine is reachable (the docker client is installed, the daemon is not running)"
         image = subprocess.run([self.executable, "image", "inspect", self.image],
-                               capture_output=True, timeout=15, check=False)  # fmt: skip
+                               capture_output=True, timeout=15, check=False)
         if image.returncode != 0:
             return f"image {self.image} not found: docker build -f docker/sandbox.Dockerfile -t {self.image} ."
         return None
 
     def container_name(self, session_id: str) -> str:
-        return f"toolproxy-sbx-{session_id}"
+        return session_id if session_id.startswith("toolproxy-sbx-") else f"toolproxy-sbx-{session_id}"
 
     def command(self, limits: Limits, identity: Identity, workdir: Path, session_id: str) -> list[str]:
         cfg = runner_config(limits, identity, INSIDE_WORK, own_pid_namespace=True)
@@ -232,11 +237,11 @@ class DockerBackend(SandboxBackend):
             "--pids-limit", str(limits.max_processes), "--cpus", "1", "--user", "65534:65534",
             "-v", f"{workdir}:{INSIDE_WORK}:rw", "-w", INSIDE_WORK, self.image,
             "python", "-I", f"{INSIDE_DIR}/runner.py", json.dumps(cfg),
-        ]  # fmt: skip
+        ]
 
     def cleanup(self, session_id: str) -> None:
         subprocess.run([self.executable, "rm", "-f", self.container_name(session_id)],
-                       capture_output=True, timeout=30, check=False)  # fmt: skip
+                       capture_output=True, timeout=30, check=False)
 
 
 class UnsafeBackend(SandboxBackend):

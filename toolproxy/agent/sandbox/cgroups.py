@@ -63,7 +63,7 @@ class SessionCgroup:
         if "pids" in mounts and "memory" in mounts:
             dirs: list[Path] = []
             for controller, limit_file, value in (("pids", "pids.max", max_processes),
-                                                  ("memory", "memory.limit_in_bytes", memory_bytes)):  # fmt: skip
+                                                  ("memory", "memory.limit_in_bytes", memory_bytes)):
                 target = mounts[controller] / own.get(controller, "/").lstrip("/") / name
                 try:
                     target.mkdir()

@@ -129,7 +129,7 @@ def main(argv: list[str]) -> int:
                 strip_capabilities()
             cfg = plan["runner_config"]
             os.execve(plan["python_exe"], [plan["python_exe"], "-I", plan["inside_runner"], json.dumps(cfg)],
-                      plan["env"])  # fmt: skip
+                      plan["env"])
         finally:
             os._exit(127)
     for fd in (0, 1):  # only the runner holds the protocol pipes

@@ -192,10 +192,14 @@ class Runner:
         os.close(write_end)
         self.pipe_read = read_end
         threading.Thread(target=drain, args=(read_end, self.out), daemon=True).start()
-        sys.stdin = io.TextIOWrapper(io.BytesIO())
-        sys.stdout = CappedWriter(self.out)
-        sys.stderr = CappedWriter(self.out)
+        self.writer = CappedWriter(self.out)
+        self._reset_streams()
         os.register_at_fork(after_in_child=self._in_child)
+
+    def _reset_streams(self) -> None:
+        sys.stdin = io.TextIOWrapper(io.BytesIO())
+        sys.stdout = self.writer
+        sys.stderr = self.writer
 
     def _in_child(self) -> None:
         # A forked child must never speak the protocol: only the interpreter process answers.
@@ -229,13 +233,14 @@ class Runner:
         cpu_call = request.get("cpu_seconds")
         if cpu_call is not None:
             used = resource.getrusage(resource.RUSAGE_SELF)
-            soft = int(used.ru_utime + used.ru_stime) + int(cpu_call) + 1
+            soft = int(used.ru_utime + used.ru_stime) + max(1, int(cpu_call))
             hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
             if hard != resource.RLIM_INFINITY:
                 soft = min(soft, hard)
             resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
         value: str | None = None
         error: str | None = None
+        self._reset_streams()  # a previous cell may have replaced them
         try:
             self.cells += 1
             value = run_code(str(request.get("code", "")), self.namespace, f"<cell-{self.cells}>")

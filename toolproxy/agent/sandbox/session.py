@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -82,7 +83,9 @@ class SandboxSession:
         self.lock = threading.Lock()
         self.last_used = time.monotonic()
         self.identity: Identity = backend.identity()
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"toolproxy-sbx-{session_id}-"))
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", session_id)[:40]
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"toolproxy-sbx-{safe}-"))
+        self.slug = self.workdir.name  # unique on this machine: names the cgroup / container too
         if self.identity.uid is not None:
             os.chown(self.workdir, self.identity.uid, self.identity.gid if self.identity.gid is not None else -1)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -93,23 +96,28 @@ class SandboxSession:
 
     # -- process lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        argv = self.backend.command(self.limits, self.identity, self.workdir, self.session_id)
+        argv = self.backend.command(self.limits, self.identity, self.workdir, self.slug)
         if self.backend.cgroups and self.limits.use_cgroup:
-            self.cgroup = SessionCgroup.create(f"toolproxy-sbx-{self.session_id}-{self.starts}",
+            self.cgroup = SessionCgroup.create(f"{self.slug}-{self.starts}",
                                                max_processes=self.limits.max_processes + 4,
-                                               memory_bytes=self.limits.session_memory_bytes)  # fmt: skip
+                                               memory_bytes=self.limits.session_memory_bytes)
             if self.cgroup is not None:
                 argv = self.cgroup.wrap(argv)
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, bufsize=0, close_fds=True,
-        )  # fmt: skip
+        )
         self._stderr = bytearray()
-        threading.Thread(target=self._drain_stderr, args=(self.proc,), daemon=True).start()
-        ready = self._read_frame(time.monotonic() + self.limits.startup_timeout_s)
+        drainer = threading.Thread(target=self._drain_stderr, args=(self.proc,), daemon=True)
+        drainer.start()
+        try:
+            ready = self._read_frame(time.monotonic() + self.limits.startup_timeout_s)
+        except (TimeoutError, SandboxProtocolError):
+            ready = None
         if ready is None or not ready.get("ready"):
             reason = exit_reason(self.proc.poll())
             self.kill()
+            drainer.join(timeout=2)
             detail = self._stderr.decode("utf-8", "replace").strip()[-2000:]
             raise SandboxProtocolError(f"sandbox failed to start ({reason}): {detail}")
         self.info = ready
@@ -148,7 +156,7 @@ class SandboxSession:
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
-        self.backend.cleanup(self.session_id)
+        self.backend.cleanup(self.slug)
 
     def close(self) -> None:
         self.kill()
@@ -205,7 +213,10 @@ class SandboxSession:
         if not self.alive:
             restarted = self.starts > 0
             self.kill()
-            self.start()
+            try:
+                self.start()
+            except (SandboxProtocolError, OSError) as exc:
+                return Observation(ok=False, error=f"the sandbox could not start: {exc}")
         timeout = self.limits.timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout
         try:
@@ -214,7 +225,7 @@ class SandboxSession:
         except TimeoutError:
             self.kill()
             return Observation(ok=False, error=f"wall-clock timeout: the call ran over {timeout:g} s. {STATE_LOST}",
-                               restarted=restarted)  # fmt: skip
+                               restarted=restarted)
         except (SandboxProtocolError, BrokenPipeError, OSError) as exc:
             self.kill()
             return Observation(ok=False, error=f"{exc}. {STATE_LOST}", restarted=restarted)
