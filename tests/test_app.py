@@ -198,3 +198,22 @@ def test_api_key_required() -> None:
         _error(httpx.get(f"{url}/v1/models", headers={"Authorization": "Bearer nope"}), 401)
         assert httpx.get(f"{url}/v1/models", headers={"Authorization": "Bearer k2"}).status_code == 200
         assert httpx.get(f"{url}/health").status_code == 200
+
+
+def test_non_streaming_request_is_cancelled_when_the_client_goes_away(base_url: str, scripted: Scripted) -> None:
+    import time
+
+    scripted.script = Script(text="x" * 200, chunk_size=2, delay=0.1)  # ~10 s of "generation"
+    backend = scripted.backend
+    assert backend is not None
+    cancelled_before = backend.cancelled
+    with pytest.raises(httpx.TimeoutException):
+        httpx.post(f"{base_url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]},
+                   timeout=0.5)
+    deadline = time.monotonic() + 3
+    while backend.active and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert backend.active == 0, "the abandoned generation is still running"
+    assert backend.cancelled == cancelled_before + 1
+    scripted.script = Script(text="next")
+    assert chat(base_url).json()["choices"][0]["message"]["content"] == "next"

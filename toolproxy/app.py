@@ -5,13 +5,15 @@ No business logic here: everything is delegated to :class:`toolproxy.service.Cha
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from toolproxy import __version__
 from toolproxy.backends.base import Backend, GenerationDone, TextPiece
 from toolproxy.errors import AuthenticationError, BackendUnavailable, InvalidRequest, ToolproxyError
+from toolproxy.limits import install_limits
+from toolproxy.logging import install_request_ids
+from toolproxy.metrics import install_metrics
 from toolproxy.protocol import (
     ChatCompletionRequest,
     Completion,
@@ -54,7 +59,7 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backend = factory(settings)
-        app.state.service = ChatService(backend, settings)
+        app.state.service = ChatService(backend, settings, observer=app.state.metrics)
         try:
             yield
         finally:
@@ -70,7 +75,11 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
             allow_headers=["*"],
         )
     _install_error_handlers(app)
-    _install_body_limit(app, settings.max_request_bytes)
+    # --- hardening (issue 9): body limit, metrics, request ids (added last = outermost) ---
+    install_limits(app, settings)
+    install_metrics(app, settings)
+    install_request_ids(app, settings)
+    # --- end hardening ---
 
     auth = _auth_dependency(settings.api_keys)
 
@@ -106,7 +115,7 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
                 yield {"data": "[DONE]"}
 
             return EventSourceResponse(events(), ping=15)
-        completion = await service.chat(body)
+        completion = await _unless_disconnected(request, service.chat(body))
         payload = completion.model_dump(exclude_none=True)
         for choice in payload["choices"]:
             choice["message"].setdefault("content", None)
@@ -117,7 +126,7 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
     async def completions(body: CompletionRequest, request: Request) -> Response:
         service = _service(request)
         if not body.stream:
-            return JSONResponse((await service.completion(body)).model_dump())
+            return JSONResponse((await _unless_disconnected(request, service.completion(body))).model_dump())
         generation = service.completion_stream_request(body)
         cid = "cmpl-" + uuid.uuid4().hex[:24]
 
@@ -145,6 +154,33 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
         return EventSourceResponse(events(), ping=15)
 
     return app
+
+
+_T = TypeVar("_T")
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its (non-streaming) answer was ready."""
+
+
+async def _unless_disconnected(request: Request, work: Coroutine[Any, Any, _T], poll: float = 0.25) -> _T:
+    """Run ``work`` but cancel it as soon as the client disconnects, so a dead request does not keep the
+    model busy (the generation loop stops within a token and the next queued request starts)."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=poll)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+                log.info("client disconnected; generation cancelled")
+                raise ClientGone()
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 def _service(request: Request) -> ChatService:
@@ -207,18 +243,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         error.error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
         return _error_response(error)
 
+    @app.exception_handler(ClientGone)
+    async def on_client_gone(_: Request, exc: ClientGone) -> Response:
+        return Response(status_code=499)  # nobody is listening; nginx's "client closed request"
+
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
         return _error_response(ToolproxyError(f"internal error: {type(exc).__name__}"))
 
-
-def _install_body_limit(app: FastAPI, limit: int) -> None:
-    @app.middleware("http")
-    async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            error = InvalidRequest(f"request body too large: {length} bytes > {limit}", code="request_too_large")
-            error.status_code = 413
-            return _error_response(error)
-        return await call_next(request)
