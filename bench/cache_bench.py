@@ -87,7 +87,7 @@ def main() -> int:
     model = args.model or Settings().resolved_model_path()
     with contextlib.ExitStack() as stack:
         procs = [stack.enter_context(LlamaServerProcess(model, ctx=4096, threads=args.threads,
-                                                        extra_args=["--parallel", "2"]))
+                                                        extra_args=["--parallel", "2", "--no-repack"]))
                  for _ in range(args.replicas)]
         facts = read_facts(procs[0].url)
         members = [LlamaServerBackend(p.url, facts) for p in procs]

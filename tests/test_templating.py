@@ -32,7 +32,8 @@ def test_hf_helpers() -> None:
         "{% for m in messages %}{% if loop.index > 2 %}{% break %}{% endif %}{{ m | tojson }}{% endfor %}"
         "{{ strftime_now('%Y') | length }}"
     )
-    assert render_chat(source, MESSAGES) == '{"role": "system", "content": "Be brief."}{"role": "user", "content": "Hi"}4'
+    expected = '{"role": "system", "content": "Be brief."}{"role": "user", "content": "Hi"}4'
+    assert render_chat(source, MESSAGES) == expected
 
 
 def test_raise_exception_is_a_clear_error() -> None:
@@ -50,6 +51,24 @@ def test_raise_exception_is_a_clear_error() -> None:
         "{{ self._TemplateReference__context.cycler.__init__.__globals__.os }}",
         "{% set x = messages.append({'role': 'user'}) %}",
         "{{ ().__class__.__base__.__subclasses__() }}",
+        # more (issue 9): jinja's own globals, attr() / format() detours, mutation, loaders, resource use
+        "{{ lipsum.__globals__['os'].popen('id').read() }}",
+        "{{ joiner.__init__.__globals__.os }}",
+        "{{ namespace.__init__.__globals__.os }}",
+        "{{ ''|attr('\\x5f\\x5fclass\\x5f\\x5f') }}",
+        "{{ messages|attr('__class__') }}",
+        "{{ '{0.__class__.__mro__}'.format(messages) }}",
+        "{{ '{0.__class__}'.format_map({'0': messages}) }}",
+        "{{ '%s'|format(messages.__class__) }}",
+        "{{ messages.pop() }}",
+        "{{ (messages|first).update({'role': 'x'}) }}",
+        "{{ raise_exception.__code__ }}",
+        "{{ strftime_now.__globals__ }}",
+        "{{ self.__dict__ }}",
+        "{% import 'os' as os %}{{ os }}",
+        "{% include '/etc/passwd' %}",
+        "{% extends '/etc/passwd' %}",
+        "{% for i in range(10**7) %}{% endfor %}",
     ],
 )
 def test_injection_payloads_are_blocked(payload: str) -> None:

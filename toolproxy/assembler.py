@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+from referencing import Registry
+from referencing.exceptions import Unresolvable
 
 from toolproxy.parsing.events import ArgsDelta, CallEnd, CallStart, Event, ReasoningDelta, TextDelta
 from toolproxy.protocol import (
@@ -119,12 +121,16 @@ def _validate(arguments: str, schema: dict[str, Any]) -> str | None:
         value = json.loads(arguments)
     except json.JSONDecodeError as exc:
         return f"not JSON ({exc.msg})"
-    try:
-        jsonschema.validate(value, schema)
+    try:  # an empty registry: a remote $ref is never fetched (SSRF), it is unresolvable (issue 9)
+        jsonschema.validate(value, schema, registry=Registry())
     except jsonschema.ValidationError as exc:
         return exc.message
     except jsonschema.SchemaError as exc:
         return f"schema error: {exc.message}"
+    except Unresolvable as exc:
+        return f"schema reference {getattr(exc, 'ref', '')!r} cannot be resolved (remote references are not fetched)"
+    except RecursionError:
+        return "schema references loop without end"
     return None
 
 

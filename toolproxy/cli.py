@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Any
 
@@ -45,13 +44,16 @@ def _serve(argv: list[str]) -> int:
 
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if v is not None}
     settings = Settings(**overrides)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from toolproxy.logging import configure_logging
+
+    configure_logging(settings)  # request ids on every line (issue 9)
 
     import uvicorn
 
     from toolproxy.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
+                log_config=None)  # uvicorn's lines go through configure_logging's handler
     return 0
 
 
@@ -81,12 +83,19 @@ def _tools(argv: list[str]) -> int:
     return tools_main(argv)
 
 
+def _eval(argv: list[str]) -> int:
+    from toolproxy.evaluation.cli import eval_main
+
+    return eval_main(argv)
+
+
 COMMANDS = {
     "serve": (_serve, "serve the OpenAI-compatible API (embedded model by default)"),
     "grammar": (_grammar, "print the GBNF grammar of a JSON Schema file (or - for stdin)"),
     "styles": (_styles, "list the prompting styles"),
     "agent": (_agent, "run a model/tool agent loop toward a goal"),
     "tools": (_tools, "tool servers: `toolproxy tools serve MODULE.py`"),
+    "eval": (_eval, "measure each prompting style on BFCL questions (table, JSON, PNG chart)"),
 }
 
 

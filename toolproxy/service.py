@@ -17,6 +17,8 @@ from toolproxy.assembler import Assembler, merge
 from toolproxy.backends.base import Backend, GenerationDone, GenerationRequest, TextPiece
 from toolproxy.errors import BackendError, InvalidRequest, UnsupportedSchema
 from toolproxy.grammar import schema_to_gbnf
+from toolproxy.limits import check_chat_request, check_completion_request, check_grammar
+from toolproxy.observer import NullObserver, ServiceObserver
 from toolproxy.parsing import Scanner, plain_format
 from toolproxy.parsing.scanner import OutputFormat
 from toolproxy.protocol import (
@@ -60,9 +62,10 @@ class Plan:
 
 
 class ChatService:
-    def __init__(self, backend: Backend, settings: Settings) -> None:
+    def __init__(self, backend: Backend, settings: Settings, *, observer: ServiceObserver | None = None) -> None:
         self._backend = backend
         self._settings = settings
+        self._observer: ServiceObserver = observer or NullObserver()  # metrics (issue 9)
         self._info = backend.info()
         self._template = self._load_template()
 
@@ -103,6 +106,7 @@ class ChatService:
         return self._stream(plan, include_usage)
 
     async def completion(self, request: CompletionRequest) -> Completion:
+        check_completion_request(request, self._settings)
         prompt = request.prompt if isinstance(request.prompt, str) else "".join(request.prompt)
         generation = self._generation_request(
             prompt,
@@ -122,6 +126,7 @@ class ChatService:
                 done = event
         if done is None:
             raise BackendError("the backend ended the generation without a result")
+        self._observer.tokens(done.prompt_tokens, done.completion_tokens)
         return Completion(
             id="cmpl-" + uuid.uuid4().hex[:24],
             model=self._info.id,
@@ -130,6 +135,7 @@ class ChatService:
         )
 
     def completion_stream_request(self, request: CompletionRequest) -> GenerationRequest:
+        check_completion_request(request, self._settings)
         prompt = request.prompt if isinstance(request.prompt, str) else "".join(request.prompt)
         return self._generation_request(
             prompt,
@@ -148,12 +154,14 @@ class ChatService:
     # ------------------------------------------------------------------ planning
 
     def plan(self, request: ChatCompletionRequest) -> Plan:
+        check_chat_request(request, self._settings)  # limits first: before any expensive work
         _check_messages(request.messages)
         tools = _tool_specs(request, self._settings.max_tools)
         policy, tools = _policy(request, tools)
         style_name = request.style or self._settings.style
         style = get_style(style_name)
 
+        compile_started = time.perf_counter()
         response_grammar = _response_format_grammar(request)
         relaxed: dict[str, dict[str, Any]] = {}
         if policy.mode == "none" or not tools:
@@ -177,6 +185,9 @@ class ChatService:
             fmt = style.output_format(tools)
             prefix = style.generation_prefix(tools, policy)
             used_style = style.name
+        if grammar is not None:
+            self._observer.grammar_compiled(time.perf_counter() - compile_started)
+            check_grammar(grammar, self._settings)
 
         prompt = self._render(messages) + prefix
         generation = self._generation_request(
@@ -229,8 +240,8 @@ class ChatService:
         seed: int | None,
     ) -> GenerationRequest:
         stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
-        if len(stops) > 16 or any(not s for s in stops):
-            raise InvalidRequest("stop: at most 16 non-empty strings", param="stop")
+        if len(stops) > self._settings.max_stop or any(not s for s in stops):
+            raise InvalidRequest(f"stop: at most {self._settings.max_stop} non-empty strings", param="stop")
         return GenerationRequest(
             prompt=prompt,
             grammar=grammar,
@@ -252,8 +263,13 @@ class ChatService:
                 yield delta
         done: GenerationDone | None = None
         stream = self._backend.generate(plan.generation)
+        waiting = True  # queue depth: until the model's first piece (or the end)
+        self._observer.waiting(1)
         try:
             async for event in stream:
+                if waiting:
+                    waiting = False
+                    self._observer.waiting(-1)
                 if isinstance(event, TextPiece):
                     raw.append(event.text)
                     for delta in assembler.feed(scanner.feed(event.text)):
@@ -261,6 +277,8 @@ class ChatService:
                 else:
                     done = event
         finally:
+            if waiting:
+                self._observer.waiting(-1)
             await stream.aclose()
         for delta in assembler.feed(scanner.finish()):
             yield delta
@@ -268,10 +286,14 @@ class ChatService:
             yield delta
         problems = [*getattr(scanner, "problems", []), *assembler.problems]
         if problems:
-            log.warning("model output kept as text (%s); raw output: %r", "; ".join(problems),
-                        "".join(raw) if self._settings.log_content else f"<{sum(map(len, raw))} chars>")
+            self._observer.parse_failures(len(problems))
+            content = self._settings.log_content  # problem texts may quote tool arguments
+            log.warning("model output kept as text (%s); raw output: %r",
+                        "; ".join(problems) if content else f"{len(problems)} problems",
+                        "".join(raw) if content else f"<{sum(map(len, raw))} chars>")
         if done is None:
             raise BackendError("the backend ended the generation without a result")
+        self._observer.tokens(done.prompt_tokens, done.completion_tokens)
         finish: FinishReason = done.finish_reason
         if assembler.calls_emitted and finish == "stop":
             finish = "tool_calls"

@@ -64,6 +64,16 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
     # --- end upstream backends ---
+    # --- request limits (issue 9; see toolproxy/limits.py; max_request_bytes and max_tools above) ---
+    max_messages: int = Field(default=1024, ge=1)
+    max_stop: int = Field(default=16, ge=0)
+    max_tokens_cap: int = Field(default=32768, ge=1)  # a larger max_tokens is refused (400)
+    max_schema_depth: int = Field(default=64, ge=1)  # JSON nesting of one schema
+    max_schema_nodes: int = Field(default=20000, ge=1)  # JSON values in all of a request's schemas together
+    max_enum_values: int = Field(default=1024, ge=1)
+    max_pattern_length: int = Field(default=1024, ge=1)
+    max_grammar_bytes: int = Field(default=1024 * 1024, ge=1024)  # compiled, or a /v1/completions grammar
+    # --- end request limits ---
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod

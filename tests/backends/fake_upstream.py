@@ -42,6 +42,7 @@ class FakeUpstream:
     n_ctx: int = 4096
     chat_template: str | None = None
     bodies: list[dict[str, Any]] = field(default_factory=list)  # every /completion body received
+    ports: list[int] = field(default_factory=list)  # the client port of each, to see connection reuse
     finished: int = 0  # answers streamed to their end
     disconnected: int = 0  # answers abandoned by the client (toolproxy closed the stream)
 
@@ -75,6 +76,7 @@ class FakeUpstream:
         async def completion(request: Request) -> Response:
             body = await request.json()
             self.bodies.append(body)
+            self.ports.append(request.client.port if request.client else 0)
             failure = self._failure()
             if failure is not None:
                 return failure
@@ -183,6 +185,7 @@ def fakes(servers: list[tuple[FakeUpstream, str]]) -> list[tuple[FakeUpstream, s
     for fake, _ in servers:  # a fresh script for every test
         fake.mode, fake.delay, fake.text, fake.stall_s = "ok", 0.0, TEXT, 5.0
         fake.bodies.clear()
+        fake.ports.clear()
         fake.finished = fake.disconnected = 0
     return servers
 

@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 
+from toolproxy.backends._grammar import GrammarGate, uses_token_rules
 from toolproxy.backends._text import StopScanner
 from toolproxy.backends.base import GenerationDone, GenerationRequest, TextPiece
 from toolproxy.backends.embedded import EmbeddedBackend
-from toolproxy.errors import BackendError, ContextOverflow, InvalidRequest
+from toolproxy.errors import BackendError, BackendUnavailable, ContextOverflow, InvalidRequest
 
 PROMPT = "<start_of_turn>user\nWrite a short story about a cat.<end_of_turn>\n<start_of_turn>model\n"
 JSON_PROMPT = "Here is a JSON object describing a person:\n"
@@ -109,11 +111,11 @@ async def test_greedy_is_deterministic_and_max_tokens_gives_length(backend: Embe
 
 
 async def test_seed_makes_sampling_deterministic(backend: EmbeddedBackend) -> None:
-    kw: dict[str, object] = {"prompt": PROMPT, "max_tokens": 12, "temperature": 1.2, "top_p": 0.95}
+    kw: dict[str, object] = {"prompt": PROMPT, "max_tokens": 8, "temperature": 1.2, "top_p": 0.95}
     first = "".join((await run(backend, seed=42, **kw))[0])
     again = "".join((await run(backend, seed=42, **kw))[0])
     assert first == again
-    others = {"".join((await run(backend, seed=s, **kw))[0]) for s in (1, 2, 3)}
+    others = {"".join((await run(backend, seed=s, **kw))[0]) for s in (1, 2)}
     assert len(others | {first}) >= 2  # different seeds, different samples
 
 
@@ -156,11 +158,10 @@ async def test_grammar_output_matches_the_schema(backend: EmbeddedBackend) -> No
 
 
 async def test_grammar_with_temperature_is_respected(backend: EmbeddedBackend) -> None:
-    for seed in (1, 2):
-        pieces, _ = await run(backend, prompt=JSON_PROMPT, grammar=CALL_GBNF, max_tokens=48, temperature=1.0,
-                              seed=seed)
-        call = json.loads("".join(pieces))
-        assert call["name"] in ("get_weather", "search_web")
+    pieces, _ = await run(backend, prompt=JSON_PROMPT, grammar=CALL_GBNF, max_tokens=48, temperature=1.0, seed=3)
+    call = json.loads("".join(pieces))
+    assert call["name"] in ("get_weather", "search_web")
+    assert 1 <= call["arguments"]["days"] <= 9
 
 
 @pytest.mark.slow
@@ -176,9 +177,38 @@ async def test_fast_grammar_path_equals_whole_vocabulary_reference(
     slow, slow_done = await run(reference, prompt=prompt, grammar=grammar, max_tokens=40)
     assert "".join(fast) == "".join(slow)
     assert fast_done == slow_done
-    assert stats is not None and stats.first + stats.top_k + stats.full >= fast_done.completion_tokens
-    if grammar in (CALL_GBNF, DIGITS_GBNF):  # the model wants something else: the next-best path must work
-        assert stats.top_k + stats.full > 0
+    assert stats is not None and stats.first + stats.top_k + stats.index + stats.full >= fast_done.completion_tokens
+    if grammar in (CALL_GBNF, DIGITS_GBNF):  # the model wants something else: the next-best paths must work
+        assert stats.top_k + stats.index > 0
+    assert stats.full == 0  # the whole-vocabulary pass is never needed with these grammars
+
+
+def test_token_rule_detection() -> None:
+    assert uses_token_rules("root ::= <[106]> [a-z]+")
+    assert uses_token_rules('root ::= "x" <|tool_call|>')
+    assert not uses_token_rules('root ::= "<tool_call>" [<>]+ # a <comment>\n')
+
+
+@pytest.mark.parametrize("grammar", [CALL_GBNF, PERSON_GBNF])
+def test_prefix_index_mask_equals_whole_vocabulary_mask(backend: EmbeddedBackend, grammar: str) -> None:
+    """Along a valid output, the index-based mask is exactly the whole-vocabulary mask at every step."""
+    rt = backend._rt  # white-box: the worker is idle between tests; grammar checks touch no context
+    text = '{"name": "get_weather", "arguments": {"city": "Oslo", "days": 3}}' if grammar == CALL_GBNF else (
+        '{"name": "Ada Lovelace", "age": 36}'
+    )
+    gate = GrammarGate(rt.vocab, rt.n_vocab, grammar)
+    gate.index = rt.vocab_index()
+    rng = np.random.default_rng(0)
+    try:
+        for tok in rt.tokenize(text):
+            logits = rng.normal(size=rt.n_vocab).astype(np.float32)
+            (fast, used_index), full = gate.mask_candidates(logits), gate.mask_all(logits)
+            assert used_index
+            assert np.array_equal(np.isfinite(fast), np.isfinite(full))
+            assert np.isfinite(full).sum() >= 1
+            gate.accept(tok, rt.piece(tok))
+    finally:
+        gate.close()
 
 
 async def test_permissive_grammar_changes_nothing(backend: EmbeddedBackend) -> None:
@@ -307,3 +337,15 @@ async def test_concurrent_requests_are_served_in_order(backend: EmbeddedBackend)
     assert done_a.completion_tokens == 6
     assert log[0] == ("a", "done")  # b only started once a had finished
     assert log[-1] == ("b", "GenerationDone")
+
+
+async def test_closing_the_backend_ends_its_streams(model_path: str) -> None:
+    own = EmbeddedBackend(model_path, n_ctx=256, n_threads=2)
+    gen = own.generate(GenerationRequest(prompt=PROMPT, max_tokens=200))
+    assert isinstance(await gen.__anext__(), TextPiece)
+    await asyncio.wait_for(own.aclose(), 10)
+    with pytest.raises(BackendUnavailable):
+        async for _ in gen:
+            pass
+    with pytest.raises(BackendUnavailable):
+        await run(own, prompt=PROMPT, max_tokens=1)

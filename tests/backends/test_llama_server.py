@@ -34,12 +34,14 @@ async def test_facts_and_body(fakes: list[tuple[FakeUpstream, str]]) -> None:
 
 
 async def test_streams_text_then_done(fakes: list[tuple[FakeUpstream, str]]) -> None:
-    _, url = fakes[0]
+    fake, url = fakes[0]
     backend = member(url)
-    events = [e async for e in backend.generate(GenerationRequest(prompt="Hi", max_tokens=3))]
-    assert [e.text for e in events if isinstance(e, TextPiece)] == ["Hell", "o fr", "om t"]
-    assert events[-1] == GenerationDone(finish_reason="length", prompt_tokens=0, completion_tokens=3)
-    assert backend.last_timings == {"cache_n": 0, "prompt_n": 10, "predicted_n": 3}
+    for _ in range(3):
+        events = [e async for e in backend.generate(GenerationRequest(prompt="Hi", max_tokens=3))]
+        assert [e.text for e in events if isinstance(e, TextPiece)] == ["Hell", "o fr", "om t"]
+        assert events[-1] == GenerationDone(finish_reason="length", prompt_tokens=0, completion_tokens=3)
+        assert backend.last_timings == {"cache_n": 0, "prompt_n": 10, "predicted_n": 3}
+    assert len(set(fake.ports)) == 1  # answers read to their end: one kept-alive connection, no reconnects
 
 
 @pytest.mark.parametrize(

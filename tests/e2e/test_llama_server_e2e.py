@@ -48,7 +48,7 @@ def llama_server(model_path: str) -> Iterator[LlamaServerProcess]:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the llama-server suite: {exc.message}")
         pytest.skip(exc.message)
-    with LlamaServerProcess(model_path, ctx=4096, threads=2, extra_args=["--parallel", "2"]) as server:
+    with LlamaServerProcess(model_path, ctx=4096, threads=2, extra_args=["--parallel", "2", "--no-repack"]) as server:
         yield server
 
 
@@ -142,10 +142,12 @@ async def test_closing_early_stops_the_server(backend: LlamaServerBackend, llama
 
 async def test_second_turn_hits_the_prompt_cache(backend: LlamaServerBackend) -> None:
     turn1 = "<bos>You are a helpful assistant. " * 20 + "User: hello\nAssistant:"
-    text, _ = await generate(backend, prompt=turn1, max_tokens=8)
+    text, first = await generate(backend, prompt=turn1, max_tokens=8)
     await generate(backend, prompt=turn1 + text + "\nUser: and then?\nAssistant:", max_tokens=4)
     timings = backend.last_timings or {}
-    assert timings["cache_n"] / (timings["cache_n"] + timings["prompt_n"]) >= 0.9
+    # the first turn came from the KV cache (but for a few tokens at the seam: the reply is re-tokenized)
+    assert timings["cache_n"] >= first.prompt_tokens - 8
+    assert timings["prompt_n"] < 30  # only the new tokens were evaluated
 
 
 # ---------------------------------------------------------------------- through toolproxy

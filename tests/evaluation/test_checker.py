@@ -99,6 +99,10 @@ def test_sample_is_seeded_and_per_category() -> None:
     assert a == b and len(a) == 10
     assert a[:5] != c
     assert sum(i.startswith("irrelevance_") for i in a) == 5
+    small = {q.id for q in bfcl.load_sample(["simple_python"], 3, seed=3)}
+    assert small < set(a[:5])  # nested: a larger sample extends a smaller one (records are reused)
+    sized = bfcl.load_sample(["simple_python", "irrelevance"], 5, seed=3, per_category={"irrelevance": 2})
+    assert [q.category for q in sized].count("irrelevance") == 2
 
 
 def test_unknown_category_is_a_setup_error() -> None:

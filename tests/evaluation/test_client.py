@@ -54,3 +54,4 @@ CALL = ["choices", 0, "message", "tool_calls", 0]
 def test_malformed_replies_are_named(data: Any) -> None:
     with pytest.raises(ValueError):
         parse_chat_completion(data)
+

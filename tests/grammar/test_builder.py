@@ -111,3 +111,30 @@ def test_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(sys, "stdin", io.StringIO('{"$ref": "http://x/y.json"}'))
     assert cli_main(["-"]) == 2
     assert "unsupported schema" in capsys.readouterr().err
+
+
+def test_byte_identical_across_processes() -> None:
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import json, pathlib, hashlib\n"
+        "from toolproxy.grammar import schema_to_gbnf\n"
+        "h = hashlib.sha256()\n"
+        "for p in sorted(pathlib.Path('tests/grammar/golden/schemas').glob('*.json')):\n"
+        "    h.update(schema_to_gbnf(json.loads(p.read_text())).encode())\n"
+        "print(h.hexdigest())\n"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=root,
+            env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outs) == 1

@@ -3,6 +3,9 @@ text, truncation, lenient inputs, and the pythonic body."""
 
 from __future__ import annotations
 
+import json
+import random
+
 import pytest
 
 from tests.parsing.reconstruct import check_event_rules, chunks, scan
@@ -182,3 +185,57 @@ def test_pythonic_refuses_non_literals_as_text(text: str) -> None:
     parsed = parse_text(PYTHONIC, text)
     assert parsed.calls == []
     assert parsed.content == text
+
+
+def test_repeated_calls_are_dropped_and_indexes_stay_dense() -> None:
+    call = '<tool_call>{"name": "f", "arguments": {"a": 1}}</tool_call>\n'
+    other = '<tool_call>{"name": "f", "arguments": {"a": 2}}</tool_call>\n'
+    text = call + call + other + call + '<tool_call>{"name": "f", "arguments": {"a'
+    parsed = parse_text(HERMES, text)
+    assert [(c.name, c.arguments) for c in parsed.calls] == [("f", '{"a":1}'), ("f", '{"a":2}')]
+    assert parsed.content is None
+    every_chunking_agrees(HERMES, text)
+    events, scanner = scan(HERMES, [text])
+    assert scanner.dropped_duplicates == 3
+    assert scanner.looping
+    _, distinct = scan(HERMES, [call + other])
+    assert not distinct.looping
+    assert [e.index for e in events if isinstance(e, CallStart)] == [0, 1]
+    kept = OutputFormat(regions=HERMES.regions, dedupe_calls=False)
+    assert len(parse_text(kept, call + call).calls) == 2
+
+
+def test_a_cut_off_call_that_is_not_a_repeat_is_kept_partial() -> None:
+    text = '<tool_call>{"name": "f", "arguments": {"a": 1}}</tool_call><tool_call>{"name": "f", "arguments": {"b'
+    assert calls(HERMES, text) == [("f", '{"a":1}'), ("f", '{"b')]
+
+
+def _random_json(rng: random.Random, depth: int = 0) -> object:
+    kinds = ["str", "int", "float", "bool", "null"] + (["list", "dict"] if depth < 3 else [])
+    kind = rng.choice(kinds)
+    if kind == "str":
+        return "".join(rng.choice('ab "\\/\n\t\u00e9\u20ac\U0001f600\x01<>{}[],:') for _ in range(rng.randint(0, 8)))
+    if kind == "int":
+        return rng.randint(-(10**12), 10**12)
+    if kind == "float":
+        return rng.uniform(-1e6, 1e6)
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    if kind == "list":
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return {f"k{i}\u00e9": _random_json(rng, depth + 1) for i in range(rng.randint(0, 4))}
+
+
+def test_arguments_survive_any_json_formatting() -> None:
+    rng = random.Random(3)
+    for _ in range(60):
+        value = {"v": _random_json(rng)}
+        encoded = json.dumps(value, indent=rng.choice([None, 1, 4]), ensure_ascii=rng.random() < 0.5)
+        text = f'<tool_call>{{"name": "f", "arguments": {encoded}}}</tool_call>'
+        parsed = parse_text(HERMES, text)
+        assert json.loads(parsed.calls[0].arguments) == value
+        assert parsed.calls[0].arguments == json.dumps(value, ensure_ascii=False, separators=(",", ":")) or (
+            "\\u" in encoded or "\\/" in encoded
+        )

@@ -188,3 +188,22 @@ def test_functionary_typescript() -> None:
         "}) => any;\n\n"
         "} // namespace functions"
     )
+
+
+@pytest.mark.parametrize("name", style_names())
+def test_one_shot_example_is_in_the_style_syntax(name: str) -> None:
+    """With tools offered and no call in the history yet, the conversation opens with one example
+    exchange whose answer is a call in the style's own syntax (base models need it)."""
+    from toolproxy.parsing import parse_text
+    from toolproxy.styles.common import EXAMPLE_QUESTION
+
+    style = get_style(name)
+    question = ChatMessage(role="user", content="What is 2+2?")
+    turns = style.prepare_messages([question], [WEATHER], CallPolicy("auto"))
+    assert turns[-1] == {"role": "user", "content": "What is 2+2?"}
+    assert turns[-2]["role"] == "assistant"
+    assert EXAMPLE_QUESTION in turns[-3]["content"]
+    parsed = parse_text(style.output_format([WEATHER]), turns[-2]["content"])
+    assert [(c.name, c.arguments) for c in parsed.calls] == [("get_weather", '{"city":"Paris"}')]
+    none_turns = style.prepare_messages([question], [WEATHER], CallPolicy("none"))
+    assert all(EXAMPLE_QUESTION not in t["content"] for t in none_turns)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ class Job:
     gate: GrammarGate | None
     reference_grammar: bool = False
     cancelled: threading.Event = field(default_factory=threading.Event)
+    shut_down: bool = False  # cancelled because the backend is closing
     stats: SamplingStats | None = None
     reused_tokens: int = 0  # prompt tokens found in the KV cache (prompt cache hits)
 
@@ -91,6 +93,7 @@ def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
     finish: str = "length"
     n_gen = 0
     while n_gen < job.limit and not job.cancelled.is_set():
+        t0 = time.perf_counter()
         tok = picker.pick(rt.logits())
         if tok is None:
             raise BackendError("the grammar allows no further token (dead end)")
@@ -106,6 +109,7 @@ def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
             if armed is not None:
                 _arm(rt, gate, armed)
                 picker.gate = gate
+        picker.stats.seconds += time.perf_counter() - t0
         text = scanner.feed(piece)
         if text:
             emit(TextPiece(text))

@@ -77,15 +77,16 @@ class GrammarGate:
             return None
         return self.index.candidates(self.allowed)
 
-    def mask_candidates(self, logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Same result as :meth:`mask_all`, asking the grammar only about the index's candidates."""
+    def mask_candidates(self, logits: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], bool]:
+        """Same mask as :meth:`mask_all`, asking the grammar only about the index's candidates when the
+        index applies (the flag says whether it did)."""
         cands = self.candidates()
         if cands is None:
-            return self.mask_all(logits)
+            return self.mask_all(logits), False
         masked = np.full_like(logits, -np.inf)
         ok = cands[self.allowed(cands)]
         masked[ok] = logits[ok]
-        return masked
+        return masked, True
 
     def accept(self, token: int, piece: bytes) -> None:
         """Advance the grammar past ``token`` (text ``piece``), which must be allowed (checked again: an

@@ -54,6 +54,7 @@ class SamplingStats:
     top_k: int = 0  # found among the next-best candidates / by rejection sampling
     index: int = 0  # found through the vocabulary prefix index (a few hundred grammar checks)
     full: int = 0  # needed the whole-vocabulary pass
+    seconds: float = 0.0  # wall time spent choosing tokens and advancing the grammar (not decoding)
 
 
 class TokenPicker:
@@ -104,30 +105,36 @@ class TokenPicker:
             if k == logits.shape[0] or top_logits[order[i]] > top_logits[order[-1]]:
                 self.stats.top_k += 1
                 return int(cands[i])
-        cands = gate.candidates()
-        if cands is None:
+        possible = gate.candidates()
+        if possible is None:
             self.stats.full += 1
             return _argmax_finite(gate.mask_all(logits))
         self.stats.index += 1
-        cands = cands[np.lexsort((cands, -logits[cands]))]
-        for lo, hi in ((0, 256), (256, 4096), (4096, cands.shape[0])):
-            chunk = cands[lo:hi]
+        possible = possible[np.lexsort((possible, -logits[possible]))]
+        for lo, hi in ((0, 256), (256, 4096), (4096, possible.shape[0])):
+            chunk = possible[lo:hi]
             if chunk.size:
                 hits = np.flatnonzero(gate.allowed(chunk))
                 if hits.size:
-                    return int(chunk[hits[0]])
+                    tok = int(chunk[hits[0]])
+                    return tok if np.isfinite(logits[tok]) else None
         return None
 
     # -- temperature sampling ----------------------------------------------------------------------
 
     def _weights(self, logits: FloatArray) -> npt.NDArray[np.float64]:
-        """Unnormalised softmax(logits / T); -inf / NaN logits get weight 0."""
-        z = logits.astype(np.float64) / self.temperature
-        z[~np.isfinite(z)] = -np.inf
+        """Unnormalised softmax(logits / T) (float32 maths, float64 result); -inf / NaN logits get weight 0."""
+        z = logits * np.float32(1.0 / self.temperature)
         top = z.max()
         if not np.isfinite(top):
-            return np.zeros_like(z)
-        return np.exp(z - top)
+            finite = np.isfinite(z)
+            if not finite.any():
+                return np.zeros(z.shape, dtype=np.float64)
+            z = np.where(finite, z, -np.inf).astype(np.float32)
+            top = z.max()
+        w = np.exp(z - top).astype(np.float64)
+        w[np.isnan(w)] = 0.0
+        return w
 
     def _nucleus_threshold(self, w: npt.NDArray[np.float64]) -> float:
         """Smallest weight inside the top-p nucleus of ``w`` (one sort: used on the slow paths only)."""
@@ -171,11 +178,12 @@ class TokenPicker:
                 break
         if gate is None:
             return self._sample_dense(logits, logits)
-        if gate.candidates() is None:
-            self.stats.full += 1
-        else:
+        masked, used_index = gate.mask_candidates(logits)
+        if used_index:
             self.stats.index += 1
-        return self._sample_dense(gate.mask_candidates(logits), logits)
+        else:
+            self.stats.full += 1
+        return self._sample_dense(masked, logits)
 
     def _sample_dense(self, masked: FloatArray, logits: FloatArray) -> int | None:
         """Sample from grammar-masked logits exactly as the fast path would (argmax at temperature 0).

@@ -84,15 +84,22 @@ class HttpUpstream:
         """POST ``body`` and yield the streaming response (status checked). Leaving the block closes the
         connection, which tells llama-server / vLLM to stop generating."""
         client = self.client()
-        try:
-            request = client.build_request("POST", path, json=body)
-            response = await client.send(request, stream=True)
-        except _UNREACHABLE as exc:
-            raise BackendUnavailable(f"upstream {self.base_url} is unreachable ({type(exc).__name__})") from exc
-        except httpx.TimeoutException as exc:
-            raise BackendError(f"upstream {self.base_url} timed out", code="upstream_timeout") from exc
-        except _LOST as exc:
-            raise BackendUnavailable(f"upstream {self.base_url} closed the connection ({type(exc).__name__})") from exc
+        request = client.build_request("POST", path, json=body)
+        for attempt in range(2):
+            try:
+                response = await client.send(request, stream=True)
+                break
+            except _UNREACHABLE as exc:
+                raise BackendUnavailable(f"upstream {self.base_url} is unreachable ({type(exc).__name__})") from exc
+            except httpx.TimeoutException as exc:
+                raise BackendError(f"upstream {self.base_url} timed out", code="upstream_timeout") from exc
+            except _LOST as exc:
+                # A kept-alive connection the server had just closed (llama-server drops idle ones after 5 s):
+                # nothing was processed, so one retry on a fresh connection is safe.
+                if attempt:
+                    raise BackendUnavailable(
+                        f"upstream {self.base_url} closed the connection ({type(exc).__name__})"
+                    ) from exc
         try:
             if response.status_code >= 400:
                 try:
@@ -119,13 +126,15 @@ async def sse_data(response: httpx.Response, base_url: str, *, produced: list[bo
 
     ``produced[0]`` tells, when the connection is lost, whether output was already handed on (then the
     loss is a :class:`BackendError`; before it, :class:`BackendUnavailable`, so a pool can retry)."""
+    finished = False
     try:
         async for line in response.aiter_lines():
-            if not line.startswith("data:"):
-                continue  # comments (": ping"), "event:" lines, blank separators
+            if finished or not line.startswith("data:"):
+                continue  # comments (": ping"), "event:" lines, blank separators; the rest after [DONE]
             data = line[5:].strip()
             if data == "[DONE]":
-                return
+                finished = True  # read on to the end of the body, so the connection can be reused
+                continue
             payload = decode_json(base_url, data.encode())
             if isinstance(payload, dict) and "error" in payload:
                 error = payload["error"]

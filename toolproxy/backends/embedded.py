@@ -66,6 +66,9 @@ class EmbeddedBackend(Backend):
         )
         self._grammar_strategy = grammar_strategy
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toolproxy-llama")
+        # The grammar fast path's vocabulary index takes about a second to build: do it first thing on the
+        # worker, so the first grammar request does not pay for it (and nobody blocks the event loop).
+        self._executor.submit(self._rt.vocab_index)
         self._jobs: set[Job] = set()
         self._closed = False
         self.last_job: Job | None = None  # the most recent job (its sampling stats), for the benchmark
@@ -114,8 +117,6 @@ class EmbeddedBackend(Backend):
         queue: asyncio.Queue[_Item] = asyncio.Queue()
 
         def emit(item: _Item) -> None:
-            if job.cancelled.is_set():
-                return
             try:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
             except RuntimeError:  # the consumer's loop is gone
@@ -129,6 +130,8 @@ class EmbeddedBackend(Backend):
             except Exception as exc:  # the C library or a bug: never leave the consumer waiting
                 log.exception("embedded generation failed")
                 emit(BackendError(f"embedded generation failed: {type(exc).__name__}"))
+            if job.shut_down:  # stopped by aclose(), not by its consumer: tell the consumer
+                emit(BackendUnavailable("the embedded model is shutting down"))
 
         self._jobs.add(job)
         self.last_job = job
@@ -155,6 +158,7 @@ class EmbeddedBackend(Backend):
             return
         self._closed = True
         for job in list(self._jobs):
+            job.shut_down = True
             job.cancelled.set()
         await asyncio.to_thread(self._executor.shutdown, wait=True)
         self._rt.close()

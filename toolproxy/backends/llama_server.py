@@ -120,8 +120,11 @@ class LlamaServerBackend(Backend):
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         body = self.body(request)
         produced = [False]
+        done: GenerationDone | None = None
         async with self._http.sse("/completion", body, produced=produced) as events:
             async for data in events:
+                if done is not None:
+                    continue  # read the response to its end: httpx then keeps the connection for the next request
                 if not isinstance(data, dict) or not isinstance(data.get("content", ""), str):
                     raise BackendError(f"upstream {self.url} sent an unexpected event: {str(data)[:80]}",
                                        code="upstream_garbage")
@@ -130,10 +133,11 @@ class LlamaServerBackend(Backend):
                     produced[0] = True
                     yield TextPiece(content)
                 if data.get("stop") is True:
-                    yield self._done(data)
-                    return
-        cls = BackendError if produced[0] else BackendUnavailable
-        raise cls(f"upstream {self.url} ended the answer without a final event")
+                    done = self._done(data)
+                    yield done
+        if done is None:
+            cls = BackendError if produced[0] else BackendUnavailable
+            raise cls(f"upstream {self.url} ended the answer without a final event")
 
     def _done(self, data: dict[str, Any]) -> GenerationDone:
         timings = data.get("timings")

@@ -85,6 +85,7 @@ class LlamaServerProcess:
             self.args += ["--threads", str(threads)]
         self.args += list(extra_args)
         self._proc: subprocess.Popen[bytes] | None = None
+        self.exit_code: int | None = None  # set when the child exited during start-up (negative: a signal)
         self._log = tempfile.TemporaryFile(prefix="llama-server-")  # noqa: SIM115 - lives as long as the child
 
     @property
@@ -107,13 +108,16 @@ class LlamaServerProcess:
         with httpx.Client(base_url=self.url, timeout=httpx.Timeout(5.0, connect=1.0)) as http:
             while True:
                 if self._proc is None or self._proc.poll() is not None:
-                    raise BackendUnavailable(f"llama-server exited during start-up: {self.log_tail()}")
+                    self.exit_code = self._proc.returncode if self._proc is not None else None
+                    raise BackendUnavailable(f"llama-server exited ({self.exit_code}) during start-up: "
+                                             f"{self.log_tail()}")
                 with contextlib.suppress(httpx.HTTPError):
                     if http.get("/health").status_code == 200:
                         return
                 if time.monotonic() >= deadline:
+                    tail = self.log_tail()
                     self.stop()
-                    raise BackendUnavailable(f"llama-server not ready after {wait_s:.0f} s: {self.log_tail()}")
+                    raise BackendUnavailable(f"llama-server not ready after {wait_s:.0f} s: {tail}")
                 time.sleep(0.1)
 
     def log_tail(self, chars: int = 1500) -> str:
@@ -136,13 +140,29 @@ class LlamaServerProcess:
                 proc.wait(timeout=timeout)
         self._log.close()
 
+    def start_and_wait(self, wait_s: float = 120.0) -> None:
+        """Start, wait for readiness; stop the child on failure.
+
+        A child killed by a signal while loading is started once more with ``--no-repack``: llama.cpp's CPU
+        weight repacking (the AMX path on recent Xeons) crashes where the VM does not grant AMX state."""
+        for attempt in range(2):
+            self.start()
+            try:
+                self.wait_ready(wait_s)
+                return
+            except BaseException:
+                self.stop()
+                crashed = self.exit_code is not None and self.exit_code < 0
+                if attempt or not crashed or "--no-repack" in self.args or "-nr" in self.args:
+                    raise
+                log.warning("llama-server crashed while loading (signal %d); retrying with --no-repack",
+                            -(self.exit_code or 0))
+                self.args.append("--no-repack")
+                self.exit_code = None
+                self._log = tempfile.TemporaryFile(prefix="llama-server-")  # noqa: SIM115
+
     def __enter__(self) -> LlamaServerProcess:
-        self.start()
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self.start_and_wait()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -171,9 +191,8 @@ def spawn_backend(model: str, *, binary: str | None = None, ctx: int | None = No
                   timeouts: Timeouts | None = None) -> SpawnedLlamaServerBackend:
     """Start llama-server on ``model``, wait for it, and return the backend that fronts (and owns) it."""
     process = LlamaServerProcess(model, binary=binary, ctx=ctx, threads=threads, extra_args=extra_args)
-    process.start()
+    process.start_and_wait(wait_s)
     try:
-        process.wait_ready(wait_s)
         return SpawnedLlamaServerBackend(process, model_id=model_id, timeouts=timeouts)
     except BaseException:
         process.stop()

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from toolproxy.evaluation.errors import NoResults
-from toolproxy.evaluation.report import RESULTS_JSON
+
+RESULTS_JSON = "results.json"  # written by toolproxy.evaluation.report (this module stays import-light)
 
 
 def _results_files(results: Path) -> list[Path]:

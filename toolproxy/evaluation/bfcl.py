@@ -141,19 +141,24 @@ def load_category(category: str) -> list[Question]:
 def sample(questions: list[Question], n: int | None, seed: int) -> list[Question]:
     """A reproducible sample of ``n`` questions (all when ``n`` is None or large), kept in BFCL's order.
 
-    The random stream depends on the seed and the category only, so every style sees the same questions.
-    """
+    The random stream depends on the seed and the category only, so every style sees the same questions, and
+    samples are nested: the first ``n`` of one seeded shuffle, so a larger ``n`` extends a smaller one (and a
+    results folder's records are reused)."""
     if n is None or n >= len(questions):
         return list(questions)
     if not questions:
         return []
-    rng = random.Random(f"{seed}:{questions[0].category}")
-    picked = set(rng.sample(range(len(questions)), n))
+    order = list(range(len(questions)))
+    random.Random(f"{seed}:{questions[0].category}").shuffle(order)
+    picked = set(order[:n])
     return [q for i, q in enumerate(questions) if i in picked]
 
 
-def load_sample(categories: list[str], n: int | None, seed: int) -> list[Question]:
+def load_sample(categories: list[str], n: int | None, seed: int,
+                per_category: dict[str, int | None] | None = None) -> list[Question]:
+    """Seeded samples of each category: ``per_category[c]`` questions where given, else ``n``."""
+    per_category = per_category or {}
     out: list[Question] = []
     for category in categories:
-        out.extend(sample(load_category(category), n, seed))
+        out.extend(sample(load_category(category), per_category.get(category, n), seed))
     return out

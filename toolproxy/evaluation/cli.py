@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,15 +38,25 @@ def resolve_styles(requested: list[str] | None) -> list[str]:
     return names
 
 
-def resolve_categories(requested: list[str] | None, default: tuple[str, ...] = DEFAULT_CATEGORIES) -> list[str]:
+def resolve_categories(requested: list[str] | None, default: tuple[str, ...] = DEFAULT_CATEGORIES
+                       ) -> tuple[list[str], dict[str, int | None]]:
+    """Category names (``NAME`` or ``NAME:N`` for a per-category sample size; ``all``) and the N overrides."""
     names = _csv(requested)
     if not names:
-        return list(default)
+        return list(default), {}
     if names == ["all"]:
-        return list(ALL_CATEGORIES)
-    for name in names:
+        return list(ALL_CATEGORIES), {}
+    categories: list[str] = []
+    sizes: dict[str, int | None] = {}
+    for item in names:
+        name, _, size = item.partition(":")
         category_kind(name)  # raises for an unknown one
-    return names
+        if size:
+            if not size.isdigit():
+                raise EvalSetupError(f"bad sample size in {item!r} (NAME:N, N >= 0)")
+            sizes[name] = int(size) or None
+        categories.append(name)
+    return categories, sizes
 
 
 def build_parser(prog: str = "toolproxy eval", *, default_n: int = 20,
@@ -57,7 +69,8 @@ def build_parser(prog: str = "toolproxy eval", *, default_n: int = 20,
     where.add_argument("--model", help="GGUF model for the server started here (default: the bundled model)")
     parser.add_argument("--styles", nargs="+", help="comma/space-separated style names, or 'all' (default: all)")
     parser.add_argument("--categories", nargs="+",
-                        help=f"BFCL categories or 'all' (default: {','.join(default_categories)}; "
+                        help=f"BFCL categories, NAME:N for a category's own sample size, or 'all' "
+                             f"(default: {','.join(default_categories)}; "
                              f"known: {','.join(ALL_CATEGORIES)})")
     parser.add_argument("--n", type=int, default=default_n,
                         help=f"questions per category, a seeded sample; 0 = all (default {default_n})")
@@ -97,9 +110,9 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
     if args.n < 0:
         raise EvalSetupError("--n must be >= 0")
     styles = resolve_styles(args.styles)
-    categories = resolve_categories(args.categories, args.default_categories)
+    categories, sizes = resolve_categories(args.categories, args.default_categories)
     checker.ensure_available()
-    questions = load_sample(categories, args.n or None, args.seed)
+    questions = load_sample(categories, args.n or None, args.seed, sizes)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with _server(args, out) as url, EvalClient(url, api_key=args.api_key, max_tokens=args.max_tokens,
@@ -109,7 +122,8 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
         records = runner.run(client, styles, questions, out,
                              runner.RunOptions(max_steps=args.max_steps, progress=not args.no_progress))
     plan: dict[str, list[str]] = {c: [q.id for q in questions if q.category == c] for c in categories}
-    meta = {"seed": args.seed, "n": args.n, "max_tokens": args.max_tokens, "max_steps": args.max_steps}
+    meta = {"seed": args.seed, "n": args.n, "n_per_category": {c: len(ids) for c, ids in plan.items()},
+            "max_tokens": args.max_tokens, "max_steps": args.max_steps}
     summary = report.summarize(records, model=model, styles=styles, plan=plan, meta=meta)
     paths = report.write_report(summary, out, png=not args.no_chart)
     print(report.markdown(summary))
@@ -117,10 +131,28 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While running, SIGTERM ends the run like Ctrl-C: records stay, a server started here is stopped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def eval_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
-        execute(args)
+        with _sigterm_interrupts():
+            execute(args)
     except EvalError as exc:
         print(f"toolproxy eval: {exc}", file=sys.stderr)
         return 2

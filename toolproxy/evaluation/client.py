@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+_RAW_LIMIT = 2000
 _FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
 
 
@@ -33,6 +34,7 @@ class Reply:
     latency_s: float = 0.0
     malformed: str | None = None  # why the reply is not a valid OpenAI chat completion
     error: str | None = None  # a well-formed OpenAI error response (HTTP status + message)
+    raw: str | None = None  # the response body (kept for malformed replies, to show what was wrong)
 
     @property
     def ok(self) -> bool:
@@ -138,19 +140,21 @@ class EvalClient:
         except httpx.TimeoutException:
             return Reply(latency_s=time.perf_counter() - start, error="timeout")
         latency = time.perf_counter() - start
+        raw = response.text[:_RAW_LIMIT]
         try:
             data = response.json()
         except ValueError:
-            return Reply(latency_s=latency, malformed=f"HTTP {response.status_code}: body is not JSON")
+            return Reply(latency_s=latency, malformed=f"HTTP {response.status_code}: body is not JSON", raw=raw)
         if response.status_code != 200:
             message = _error_message(response.status_code, data)
             if message is None:
-                return Reply(latency_s=latency, malformed=f"HTTP {response.status_code}: not an OpenAI error body")
+                return Reply(latency_s=latency, malformed=f"HTTP {response.status_code}: not an OpenAI error body",
+                             raw=raw)
             return Reply(latency_s=latency, error=message)
         try:
             calls, content, finish, tokens = parse_chat_completion(data)
         except ValueError as exc:
-            return Reply(latency_s=latency, malformed=str(exc))
+            return Reply(latency_s=latency, malformed=str(exc), raw=raw)
         return Reply(calls, content, finish, tokens, latency)
 
     def close(self) -> None:

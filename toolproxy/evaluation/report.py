@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from toolproxy.evaluation.best import RESULTS_JSON
 from toolproxy.evaluation.runner import Record
 
-RESULTS_JSON = "results.json"
+__all__ = ["RESULTS_JSON", "chart", "markdown", "summarize", "write_report"]
 RESULTS_MD = "results.md"
 RESULTS_PNG = "results.png"
 FORMAT_VERSION = 1

@@ -34,6 +34,7 @@ class Record:
     latency_s: float
     completion_tokens: int
     requests: int
+    raw: str | None = None  # the reply body of a malformed reply (first 2000 characters)
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -99,6 +100,10 @@ def _failure(reply: Reply) -> tuple[bool, str | None]:
     return reply.malformed is not None, reply.malformed or reply.error
 
 
+def _raw(replies: list[Reply]) -> str | None:
+    return next((r.raw for r in replies if r.malformed is not None), None)
+
+
 def _single_turn(client: EvalClient, style: str, q: Question) -> Record:
     tally = _Tally()
     reply = tally.add(client.chat(q.turns[0], q.tools(), style))
@@ -111,7 +116,8 @@ def _single_turn(client: EvalClient, style: str, q: Question) -> Record:
     else:
         verdict = check_ast(q.category, q.functions, calls, q.ground_truth)
     return Record(client.model_id, style, q.category, q.id, verdict.valid, malformed, error, verdict.error_type,
-                  calls, (reply.content or "")[:300] or None, tally.latency_s, tally.tokens, tally.requests)
+                  calls, (reply.content or "")[:300] or None, tally.latency_s, tally.tokens, tally.requests,
+                  _raw(tally.replies))
 
 
 def _multi_turn(client: EvalClient, style: str, q: Question, max_steps: int) -> Record:
@@ -156,7 +162,7 @@ def _multi_turn(client: EvalClient, style: str, q: Question, max_steps: int) -> 
     last = tally.replies[-1] if tally.replies else None
     content = ((last.content or "")[:300] or None) if last is not None else None
     return Record(client.model_id, style, q.category, q.id, verdict.valid, malformed, error, verdict.error_type,
-                  decoded, content, tally.latency_s, tally.tokens, tally.requests)
+                  decoded, content, tally.latency_s, tally.tokens, tally.requests, _raw(tally.replies))
 
 
 def run_question(client: EvalClient, style: str, q: Question, options: RunOptions) -> Record:
@@ -175,12 +181,15 @@ def run(client: EvalClient, styles: Iterable[str], questions: list[Question], ou
         options: RunOptions | None = None) -> list[Record]:
     """Run every (style, question) not yet on file in ``out_dir/records.jsonl``; returns all records on file.
 
-    Style-major order: consecutive requests share a style's prompt prefix (llama.cpp's prompt cache)."""
+    Order: category by category, each style in turn, so an interrupted run already compares the styles on the
+    first categories."""
     options = options or RunOptions()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / RECORDS_FILE
     done = {r.key for r in load_records(path)}
-    todo = [(s, q) for s in styles for q in questions if (client.model_id, s, q.category, q.id) not in done]
+    categories = list(dict.fromkeys(q.category for q in questions))
+    todo = [(s, q) for c in categories for s in styles for q in questions
+            if q.category == c and (client.model_id, s, q.category, q.id) not in done]
     right = answered = 0
     with _progress(len(todo), options.progress) as bar:
         for style, q in todo:

@@ -24,8 +24,11 @@ def compile_schema(schema: Any) -> CompiledSchema:
     em = Emitter(Document(schema))
     token = em.new_rule("root")
     root_id = int(token[1:-1])
-    facts = em.expander.expand(frozenset({""}))
-    body = em.body(facts, frozenset({""})) if facts else None
+    try:
+        facts = em.expander.expand(frozenset({""}))
+        body = em.body(facts, frozenset({""})) if facts else None
+    except RecursionError as exc:
+        raise UnsupportedSchema("", "schema nesting is too deep to compile") from exc
     em.define(token, body if body is not None else em.never())  # no value at all: a grammar of nothing
     rules = tuple((rid, hint, b) for rid, (hint, b) in sorted(em.rules.items()))
     return CompiledSchema(root_id, rules, tuple(sorted(em.fragments)))

@@ -51,21 +51,17 @@ def _positions(f: Fact) -> tuple[list[Conj], Conj]:
 def array_expr(em: Emitter, f: Fact, conj: Conj) -> str | None:
     pos, rest = _positions(f)
     lo, hi = f.min_items, f.max_items
-    if f.contains:
-        if len(f.contains) > 1:
-            return _designated(em, f, pos, rest, list(f.contains))
-        c, clo, chi = f.contains[0]
-        if clo == 0 and chi is None:
-            pass
-        elif not pos and hi is None and lo <= max(clo, 1) and not f.unique:
-            return _interleaved(em, rest, c, clo, chi)
-        else:
-            return _designated(em, f, pos, rest, list(f.contains))
     if f.unique:
-        found = _unique(em, pos, rest, lo, hi)
+        found = None if f.contains else _unique(em, pos, rest, lo, hi)
         if found is not None:
             return found
         hi = 1 if hi is None else min(hi, 1)  # sound subset: at most one item is always unique
+    contains = [c for c in f.contains if not (c[1] == 0 and c[2] is None)]
+    if len(contains) == 1 and not pos and hi is None and lo <= max(contains[0][1], 1):
+        c, clo, chi = contains[0]
+        return _interleaved(em, rest, c, clo, chi)
+    if contains:
+        return _designated(em, pos, rest, contains, lo, hi)
     return _sequence(em, pos, rest, lo, hi)
 
 
@@ -145,21 +141,26 @@ def _interleaved(em: Emitter, rest: Conj, c: Conj, lo: int, hi: int | None) -> s
 
 
 def _designated(
-    em: Emitter, f: Fact, pos: list[Conj], rest: Conj, contains: list[tuple[Conj, int, int | None]]
+    em: Emitter,
+    pos: list[Conj],
+    rest: Conj,
+    contains: list[tuple[Conj, int, int | None]],
+    lo: int,
+    hi: int | None,
 ) -> str | None:
     """Sound subset: the items right after the prefix are the ones ``contains`` counts."""
     pos = list(pos)
-    lo = f.min_items
     for c, clo, chi in contains:
+        if chi is not None and clo > chi:
+            return None
         if chi is not None:
             pos = [p | {negate_conj(c)} for p in pos]
         start = len(pos)
-        need = max(clo, 0)
-        pos.extend(rest | c for _ in range(need))
+        pos.extend(rest | c for _ in range(clo))
         if chi is not None:
             rest = rest | {negate_conj(c)}
-        lo = max(lo, start + need)
-    return _sequence(em, pos, rest, lo, f.max_items)
+        lo = max(lo, start + clo)
+    return _sequence(em, pos, rest, lo, hi)
 
 
 def _finite(em: Emitter, conj: Conj) -> list[Any] | None:

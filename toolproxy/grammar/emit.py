@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -26,6 +27,16 @@ from toolproxy.grammar.resolver import Document, split
 MAX_RULES = 5000
 MAX_ENUM = 20000
 MAX_MODULUS = 2000
+
+
+def json_text(value: str | int | float | bool | None) -> str:
+    """Compact JSON of a scalar, UTF-8 kept raw unless it holds lone surrogates (then ASCII escapes)."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(value)
+    return text
 
 
 def hint_for(conj: Conj) -> str:
@@ -126,10 +137,10 @@ class Emitter:
                     from toolproxy.grammar.strings import string_expr
 
                     parts.append(string_expr(self, f))
-                if "array" in f.types:
-                    parts.append(array_expr(self, f, conj))
-                if "object" in f.types:
-                    parts.append(object_expr(self, f, conj))
+                if "array" in f.types and (g := _without_excluded(f, "array")) is not None:
+                    parts.append(array_expr(self, g, conj))
+                if "object" in f.types and (g := _without_excluded(f, "object")) is not None:
+                    parts.append(object_expr(self, g, conj))
             for p in parts:
                 if p is not None and p not in alts:
                     alts.append(p)
@@ -147,11 +158,17 @@ class Emitter:
             return None
         needs_check = _has_constraints(f)
         out: list[str] = []
+        seen: set[str] = set()
         for value in plain.enum:
-            if needs_check and self.checker.valid(value, conj) is not True:
-                continue
+            if needs_check:
+                ok = _quick_check(f, value)
+                if ok is None:
+                    ok = self.checker.valid(value, conj)
+                if ok is not True:
+                    continue
             text = self.const_expr(value)
-            if text not in out:
+            if text not in seen:
+                seen.add(text)
                 out.append(text)
         return " | ".join(out) if out else None
 
@@ -161,7 +178,7 @@ class Emitter:
                 return f'"{{" {self.frag("ws")} "}}"'
             ws = self.frag("ws")
             kvs = [
-                f"{gbnf_literal(json.dumps(k, ensure_ascii=False))} {ws} \":\" {ws} {self.const_expr(v)} {ws}"
+                f"{gbnf_literal(json_text(k))} {ws} \":\" {ws} {self.const_expr(v)} {ws}"
                 for k, v in value.items()
             ]
             return f'"{{" {ws} ' + f' "," {ws} '.join(kvs) + ' "}"'
@@ -173,7 +190,7 @@ class Emitter:
             return f'"[" {ws} ' + f' "," {ws} '.join(items) + ' "]"'
         if isinstance(value, float) and not math.isfinite(value):
             raise UnsupportedSchema("", "non-finite number in enum/const")
-        return gbnf_literal(json.dumps(value, ensure_ascii=False))
+        return gbnf_literal(json_text(value))
 
     # -- numbers -----------------------------------------------------------------------------
     def number_expr(self, f: Fact, conj: Conj) -> str | None:
@@ -212,7 +229,8 @@ class Emitter:
                 if k > 30:
                     raise UnsupportedSchema("", "multipleOf has no finite decimal form")
             moduli.append((m.numerator * 10**k // m.denominator, k))
-        moduli = [(m, k) for m, k in moduli if not (m == 1 and k == 0)]
+        if not allow_frac:
+            moduli = [(m, k) for m, k in moduli if m != 1]  # every integer is a multiple of 1/q
         if math.prod(m for m, _ in moduli) > MAX_MODULUS:
             return self._few_multiples(f, allow_int, allow_frac, excluded)
         spec = NumberSpec(allow_int, allow_frac, tuple(comparisons), tuple(moduli))
@@ -243,6 +261,36 @@ class Emitter:
             text += "." + dec.frac_digits if dec.frac_digits else ""
             out.append(gbnf_literal(text))
         return " | ".join(out) if out else None
+
+
+def _without_excluded(f: Fact, kind: str) -> Fact | None:
+    """Excluded arrays/objects: the empty one becomes a minimum count; others drop the type (sound)."""
+    values = [json.loads(k) for k in f.excluded]
+    values = [v for v in values if value_type(v) == kind]
+    if not values:
+        return f
+    if any(v for v in values):
+        return None
+    if kind == "array":
+        return replace(f, min_items=max(f.min_items, 1))
+    return replace(f, min_props=max(f.min_props, 1))
+
+
+def _quick_check(f: Fact, value: Any) -> bool | None:
+    """Membership of a scalar in a fact with only simple constraints; None: ask the validator."""
+    if f.patterns or f.formats or isinstance(value, (list, dict)):
+        return None
+    if isinstance(value, str):
+        n = len(value)
+        return n >= f.min_len and (f.max_len is None or n <= f.max_len)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        x = Fraction(value) if isinstance(value, int) else Fraction(repr(value))
+        if f.lo is not None and (x < f.lo or (f.lo_excl and x == f.lo)):
+            return False
+        if f.hi is not None and (x > f.hi or (f.hi_excl and x == f.hi)):
+            return False
+        return all(x % m == 0 for m in f.multiples)
+    return True
 
 
 def _has_constraints(f: Fact) -> bool:

@@ -104,7 +104,7 @@ class _Machine:
             nxt = tuple(self._int_digit(c, b, d) for c, b in zip(cmps, self.bounds, strict=True))
             return (3, neg, nz or d != 0, flen, nxt, rems, fnz)
         if self.max_frac is not None and flen >= self.max_frac:
-            return None
+            return s if d == 0 and phase == 5 else None  # trailing zeros keep the value
         pos = flen
         if self.spec.moduli:
             flen += 1

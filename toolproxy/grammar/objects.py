@@ -7,7 +7,6 @@ excluded textually, or its value must also satisfy every named property it could
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING
 
@@ -20,8 +19,16 @@ if TYPE_CHECKING:
     from toolproxy.grammar.emit import Emitter
 
 
+def json_text(value: str) -> str:
+    from toolproxy.grammar.emit import json_text as _json_text
+
+    return _json_text(value)
+
+
 def _matches(regex: str, key: str) -> bool | None:
     """ECMA-262 search approximated by Python's re; None when unsure."""
+    if not all(" " <= ch <= "~" for ch in key):
+        return None  # Python and ECMA-262 differ on \n before $, Unicode classes, ...
     if re.search(r"\\[pPcuxk]|\(\?<[=!]|\[\^?\]|\\[dDwWsSbB]", regex):
         return None
     try:
@@ -113,12 +120,13 @@ def object_expr(em: Emitter, f: Fact, conj: Conj) -> str | None:
             if required:
                 return None
             continue
-        key = gbnf_literal(json.dumps(name, ensure_ascii=False))
+        key = gbnf_literal(json_text(name))
         slots.append((name, f"{key} {ws} \":\" {ws} {value} {ws}", required))
     extra = _extra_kv(em, f, names)
     lo, hi = f.min_props, f.max_props
     counting = lo > 0 or hi is not None
     memo: dict[tuple[int, bool, int], str | None] = {}
+    n = len(slots)
 
     def tail(first: bool, count: int) -> str | None:
         need = max(0, lo - count)
@@ -133,33 +141,56 @@ def object_expr(em: Emitter, f: Fact, conj: Conj) -> str | None:
             return body if need > 0 else f"( {body} )?"
         return length_repeat(f"( {sep} {extra} )", need, room)
 
-    def state(i: int, first: bool, count: int) -> str | None:
-        key = (i, first, count if counting else 0)
-        if key in memo:
-            return memo[key]
+    def state_key(i: int, first: bool, count: int) -> tuple[int, bool, int]:
+        return (i, first, count if counting else 0)
+
+    def needs(k: tuple[int, bool, int]) -> list[tuple[int, bool, int]]:
+        i, first, count = k
+        if i == n or (hi is not None and count > hi):
+            return []
+        out = [state_key(i + 1, False, count + 1)]
+        if not slots[i][2] and state_key(i + 1, first, count) not in out:
+            out.append(state_key(i + 1, first, count))
+        return out
+
+    def compute(k: tuple[int, bool, int]) -> str | None:
+        i, first, count = k
         if hi is not None and count > hi:
             return None
-        if i == len(slots):
-            out = tail(first, count)
-        else:
-            _, kv, req = slots[i]
-            after = state(i + 1, False, count + 1)
-            take = None if after is None else f"{'' if first else sep + ' '}{kv} {after}".strip()
-            skip = None if req else state(i + 1, first, count)
-            if take is None:
-                out = skip
-            elif skip is None:
-                out = take
-            elif not first and not counting:
-                out = f"( {sep} {kv} )? {after}".strip()
-            else:
-                out = f"( {take} | {skip or chr(34) * 2} )"
-        if out is not None and len(out) > 300:
-            token = em.new_rule("obj")
-            em.define(token, out)
-            out = token
-        memo[key] = out
-        return out
+        if i == n:
+            return tail(first, count)
+        _, kv, req = slots[i]
+        after = memo[state_key(i + 1, False, count + 1)]
+        take = None if after is None else f"{'' if first else sep + ' '}{kv} {after}".strip()
+        skip = None if req else memo[state_key(i + 1, first, count)]
+        if take is None:
+            return skip
+        if skip is None:
+            return take
+        if not first and not counting:
+            return f"( {sep} {kv} )? {after}".strip()
+        return f"( {take} | {skip or chr(34) * 2} )"
+
+    def state(i: int, first: bool, count: int) -> str | None:
+        root = state_key(i, first, count)
+        order: list[tuple[int, bool, int]] = []
+        refs: dict[tuple[int, bool, int], int] = {root: 1}
+        stack = [root]
+        while stack:  # iterative: objects may have thousands of properties
+            k = stack.pop()
+            order.append(k)
+            for d in needs(k):
+                refs[d] = refs.get(d, 0) + 1
+                if refs[d] == 1:
+                    stack.append(d)
+        for k in sorted(order, reverse=True):  # later slots first
+            out = compute(k)
+            if out is not None and refs[k] > 1 and len(out) > 60:
+                token = em.new_rule("obj")  # shared by two shapes of the object: one rule, not two copies
+                em.define(token, out)
+                out = token
+            memo[k] = out
+        return memo[root]
 
     body = state(0, True, 0)
     if body is None:
@@ -178,8 +209,11 @@ def _extra_kv(em: Emitter, f: Fact, names: list[str]) -> str | None:
         value_conj = _generic_value(f, None)
         value = em.rule(value_conj)
         key = None
-        if value is not None:
-            key = excluding(em, names, 0, None) if names else em.frag("canon-string")
+        if value is not None and names:
+            key = em.new_rule("other-key")
+            em.define(key, excluding(em, names, 0, None) or em.never())
+        elif value is not None:
+            key = em.frag("canon-string")
     else:
         value_conj = _generic_value(f, None) | named_all
         value = em.rule(value_conj)
@@ -204,9 +238,7 @@ def _extra_kv(em: Emitter, f: Fact, names: list[str]) -> str | None:
                     alts.append(f'"\\"" ( {expr} ) "\\"" {ws} ":" {ws} {pv} {ws}')
     if not alts:
         return None
-    if len(alts) == 1:
-        return alts[0]
-    token = em.new_rule("kv")
+    token = em.new_rule("other")
     em.define(token, " | ".join(alts))
     return token
 
@@ -220,7 +252,7 @@ def _names_key(em: Emitter, f: Fact) -> str | None:
         if fact.enum is not None:
             strings = [v for v in fact.enum if isinstance(v, str)]
             if strings:
-                alts.append(" | ".join(gbnf_literal(json.dumps(s, ensure_ascii=False)) for s in strings))
+                alts.append(" | ".join(gbnf_literal(json_text(s)) for s in strings))
         elif "string" in fact.types:
             expr = string_expr(em, fact)
             if expr is not None:

@@ -44,6 +44,7 @@ class Document:
         self.anchors: dict[str, str] = {}  # absolute URI with #anchor -> pointer
         self.bases: dict[str, str] = {}  # pointer -> base URI
         self.dynamic_names: dict[str, int] = {}  # $dynamicAnchor name -> how many in the document
+        self.dynamic_anchors: dict[str, str] = {}  # absolute URI with #name -> pointer ($dynamicAnchor)
         self._index(schema, "", DEFAULT_BASE, 0)
 
     def _index(self, node: Any, pointer: str, base: str, depth: int) -> None:
@@ -66,6 +67,7 @@ class Document:
                 self.anchors.setdefault(f"{uri}#{anchor}", pointer)
                 if key == "$dynamicAnchor":
                     self.dynamic_names[anchor] = self.dynamic_names.get(anchor, 0) + 1
+                    self.dynamic_anchors.setdefault(f"{uri}#{anchor}", pointer)
         for key in _SCHEMA_MAPS:
             sub = node.get(key)
             if isinstance(sub, dict):
@@ -103,11 +105,21 @@ class Document:
                 base = urljoin(base, node["$id"])
         return base
 
+    def _dynamic(self, uri: str, name: str) -> str | None:
+        """Dynamic resolution where it does not depend on the path: evaluation always starts in the
+        document's root resource, so when that resource declares ``$dynamicAnchor: name`` (and the
+        initial target is a "bookend" dynamic anchor), it is the outermost match and wins."""
+        initial = self.dynamic_anchors.get(f"{uri}#{name}")
+        if initial is None:
+            return None  # no bookend: behaves like $ref
+        root_uri = urldefrag(self.base_of(""))[0]
+        return self.dynamic_anchors.get(f"{root_uri}#{name}", initial if self.dynamic_names[name] == 1 else None)
+
     def resolve(self, ref: str, at: str, *, dynamic: bool = False) -> str:
         """The pointer a ``$ref`` (or ``$dynamicRef``) found at ``at`` refers to.
 
-        A ``$dynamicRef`` is resolved statically, which is exact only while its anchor name is unique
-        in the document; otherwise it is refused.
+        A ``$dynamicRef`` is resolved statically where its dynamic resolution cannot depend on the
+        evaluation path (see ``_dynamic``); otherwise it is refused.
         """
         base = self.base_of(at)
         if ref.startswith("#"):  # also right for bases urljoin does not understand (urn:, tag:)
@@ -116,8 +128,12 @@ class Document:
             target = urljoin(base, ref)
         uri, fragment = urldefrag(target)
         fragment = unquote(fragment)
-        if dynamic and fragment and not fragment.startswith("/") and self.dynamic_names.get(fragment, 0) > 1:
-            raise UnsupportedSchema(child(at, "$dynamicRef"), "dynamic scope resolution is not supported")
+        if dynamic and fragment and not fragment.startswith("/"):
+            found = self._dynamic(uri, fragment)
+            if found is not None:
+                return found
+            if self.dynamic_names.get(fragment, 0) > 1:
+                raise UnsupportedSchema(child(at, "$dynamicRef"), "dynamic scope resolution is ambiguous")
         if fragment and not fragment.startswith("/"):
             found = self.anchors.get(f"{uri}#{fragment}")
             if found is None:

@@ -99,7 +99,7 @@ class _Call:
 
     def abort(self) -> None:
         if self.index is not None:
-            self.out.call_end(self.index)
+            self.out.call_end(self.index, complete=False)
 
 
 class _Roles:
@@ -275,11 +275,13 @@ class NamedCallParser:
         if self._stream is not None:
             with contextlib.suppress(JsonSyntaxError):
                 self._stream.finish()
+        if self._stream is not None and self._stream.done:
+            self._close()
         self.abort()
 
     def abort(self) -> None:
         if not self.done and self._index is not None:
-            self._out.call_end(self._index)
+            self._out.call_end(self._index, complete=False)
         self.done = True
 
 

@@ -20,6 +20,10 @@ A style never writes streaming code; it describes its output with an :class:`Out
 - **silent**: markers removed from the text and otherwise ignored (``<|stop|>``, functionary's
   ``<|from|>assistant\\n<|recipient|>all\\n<|content|>`` text header).
 - **think**: a ``<think>...</think>`` block at the start of the output becomes reasoning.
+- **dedupe_calls**: an exact repeat of an earlier call of the same answer (same name, same compact
+  arguments) is dropped, and so is a cut-off call whose arguments are a prefix of an earlier call's: small
+  models repeat their call until ``max_tokens``. The price: a second call to an already-called tool is
+  streamed whole when it ends instead of incrementally (calls to other tools still stream as generated).
 
 Everything else is text (``content``). Text is trimmed of whitespace at its start, at its end and around
 call regions (whitespace is held back until non-blank text follows).
@@ -86,6 +90,7 @@ class OutputFormat:
     regions: tuple[Region, ...] = ()
     silent: tuple[str, ...] = ()
     think: tuple[str, str] | None = ("<think>", "</think>")
+    dedupe_calls: bool = True
 
 
 PLAIN_TEXT = OutputFormat()

@@ -36,7 +36,7 @@ class ParseFailure:
 class Scanner:
     def __init__(self, fmt: OutputFormat) -> None:
         self._fmt = fmt
-        self._out = Emitter()
+        self._out = Emitter(dedupe=fmt.dedupe_calls)
         self._buf = ""
         self._pos = 0  # absolute offset of _buf[0]
         self._mode = "start" if fmt.think else "text"  # start | think | text | region | after
@@ -55,9 +55,23 @@ class Scanner:
         self._text_markers = tuple(starts) + tuple(m for m in fmt.silent if m not in starts)
 
     @property
+    def dropped_duplicates(self) -> int:
+        """Exact repeats of an earlier call in this answer that were dropped (see ``OutputFormat``)."""
+        return self._out.dropped
+
+    @property
+    def looping(self) -> bool:
+        """The model has repeated a call exactly: what follows is almost surely more repeats, so the
+        caller may stop generating now (then ``finish()``) and answer with the calls it has."""
+        return self._out.dropped > 0
+
+    @property
     def problems(self) -> list[str]:
-        """The parse failures as log lines."""
-        return [f"parse failure at offset {f.offset}: {f.reason}" for f in self.failures]
+        """The parse failures (and dropped duplicate calls) as log lines."""
+        lines = [f"parse failure at offset {f.offset}: {f.reason}" for f in self.failures]
+        if self._out.dropped:
+            lines.append(f"{self._out.dropped} repeated call(s) dropped")
+        return lines
 
     def feed(self, chunk: str) -> list[Event]:
         if self._finished:
@@ -160,7 +174,7 @@ class Scanner:
         self._region = region
         self._body = body_parser(region.body, self._out)
         self._region_raw = "" if region.keep_start else self._consume(len(region.start))
-        self._region_count = self._out.count
+        self._region_count = self._out.activity
         self._anchor_open = False
         self._mode = "region"
 
@@ -185,7 +199,8 @@ class Scanner:
         assert body is not None
         self.failures.append(ParseFailure(self._pos + exc.index, exc.reason))
         bad = self._consume(exc.index + 1)
-        if self._out.count == self._region_count:
+        if self._out.activity == self._region_count:
+            self._out.discard_held()
             self._out.text(self._region_raw + bad)
         else:
             body.abort()
@@ -198,7 +213,8 @@ class Scanner:
         body.finish()
         if not body.done:
             self.incomplete = True
-            if self._out.count == self._region_count:
+            if self._out.activity == self._region_count:
+                self._out.discard_held()
                 self._out.text(self._region_raw)
                 self.failures.append(ParseFailure(self._pos, "output ended inside a tool call"))
 

@@ -121,6 +121,16 @@ def render_prompt(filename: str, **context: Any) -> str:
 # ---------------------------------------------------------------------- conversations
 
 
+EXAMPLE_QUESTION = "What is the weather like in Paris today?"
+EXAMPLE_THOUGHT = "The user wants the weather in Paris, so I call get_weather with the city."
+EXAMPLE_CALL = Call("get_weather", {"city": "Paris"})
+
+
+def wants_example(messages: list[ChatMessage], tools: list[ToolSpec], policy: CallPolicy) -> bool:
+    """A one-shot example helps when tools are offered and the conversation has no call to imitate yet."""
+    return bool(tools) and policy.mode != "none" and not any(m.tool_calls for m in messages)
+
+
 class TurnWriter:
     """Writes the non-system turns of a conversation in a style's syntax.
 
@@ -139,8 +149,14 @@ class TurnWriter:
         self._tool = tool
         self._joiner = tool_joiner
 
-    def write(self, messages: list[ChatMessage]) -> list[Message]:
+    def write(self, messages: list[ChatMessage], *, example: bool = False) -> list[Message]:
+        """``example``: open with a one-shot example exchange (a user question and this style's call),
+        which small and base models need to pick up the format."""
         out: list[Message] = []
+        if example:
+            demo = ChatMessage(role="assistant", content=None, reasoning_content=EXAMPLE_THOUGHT)
+            out.append({"role": "user", "content": EXAMPLE_QUESTION})
+            out.append({"role": "assistant", "content": self._assistant("", [EXAMPLE_CALL], demo)})
         tool_turn = False
         for message in messages:
             if message.role in ("system", "developer"):

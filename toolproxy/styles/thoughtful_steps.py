@@ -18,7 +18,16 @@ from toolproxy.grammar import GrammarBuilder, gbnf_literal
 from toolproxy.parsing.format import JsonBody, OutputFormat, Region
 from toolproxy.protocol import ChatMessage
 from toolproxy.styles.base import CallPolicy, Style, ToolSpec
-from toolproxy.styles.common import Call, Message, TurnWriter, dumps, policy_hint, render_prompt, system_text
+from toolproxy.styles.common import (
+    Call,
+    Message,
+    TurnWriter,
+    dumps,
+    policy_hint,
+    render_prompt,
+    system_text,
+    wants_example,
+)
 from toolproxy.styles.grammar_kit import json_call_rule
 
 THOUGHT = "thought_about_next_step_only"
@@ -66,7 +75,10 @@ class ThoughtfulSteps(Style):
             hint=policy_hint(policy, tools) if announced else "",
             system=system_text(messages),
         )
-        return [{"role": "system", "content": system}, *TurnWriter(_assistant, _tool).write(messages)]
+        return [
+            {"role": "system", "content": system},
+            *TurnWriter(_assistant, _tool).write(messages, example=wants_example(messages, tools, policy)),
+        ]
 
     def generation_prefix(self, tools: list[ToolSpec], policy: CallPolicy) -> str:
         return PREFIX
