@@ -109,7 +109,7 @@ async def run_load(url: str, requests: int, concurrency: int, make_body: Callabl
     for i in range(requests):
         queue.put_nowait(i)
     result = LoadResult(requests, concurrency, 0.0)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=5.0)
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
 
         async def worker() -> None:
@@ -187,18 +187,37 @@ def model_server(*extra: str) -> Iterator[tuple[str, psutil.Process]]:
 
 
 def _serve_scripted(port: int) -> None:
+    """toolproxy on an instant backend that answers CALL in pieces and keeps nothing (ScriptedBackend records
+    every request for tests, which would read as a leak here)."""
     sys.path.insert(0, str(ROOT))
+    from collections.abc import AsyncGenerator
+
     import uvicorn
 
     from toolproxy.app import create_app
-    from toolproxy.backends.scripted import ScriptedBackend, constant
+    from toolproxy.backends.base import (
+        Backend,
+        GenerationDone,
+        GenerationEvent,
+        GenerationRequest,
+        ModelInfo,
+        TextPiece,
+    )
     from toolproxy.settings import Settings
 
-    def factory(_: Settings) -> ScriptedBackend:
-        return ScriptedBackend(constant(CALL, chunk_size=12))
+    class InstantBackend(Backend):
+        def info(self) -> ModelInfo:
+            return ModelInfo(id="instant", context_size=4096, bos_token="<bos>", eos_token="<eos>",
+                             extra={"architecture": "gemma3"})
 
-    app = create_app(Settings(style="hermes"), backend_factory=factory)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+            pieces = [CALL[i : i + 12] for i in range(0, len(CALL), 12)]
+            for piece in pieces:
+                yield TextPiece(piece)
+            yield GenerationDone("stop", len(request.prompt) // 4, len(pieces))
+
+    app = create_app(Settings(style="hermes"), backend_factory=lambda _: InstantBackend())
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, timeout_keep_alive=30)
 
 
 # --------------------------------------------------------------------------- phases

@@ -217,3 +217,15 @@ def test_non_streaming_request_is_cancelled_when_the_client_goes_away(base_url: 
     assert backend.cancelled == cancelled_before + 1
     scripted.script = Script(text="next")
     assert chat(base_url).json()["choices"][0]["message"]["content"] == "next"
+
+
+def test_repeated_calls_stop_generation_early(base_url: str, scripted: Scripted) -> None:
+    """A small model that repeats its call forever: the server stops at the first exact repeat."""
+    scripted.script = Script(text=HERMES_CALL * 20, chunk_size=8)
+    backend = scripted.backend
+    assert backend is not None
+    cancelled = backend.cancelled
+    choice = chat(base_url, tools=TOOLS).json()["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert len(choice["message"]["tool_calls"]) == 1
+    assert backend.cancelled == cancelled + 1  # generation was stopped, not run to the end

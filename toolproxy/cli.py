@@ -52,8 +52,10 @@ def _serve(argv: list[str]) -> int:
 
     from toolproxy.app import create_app
 
+    # log_config=None: uvicorn's lines go through configure_logging's handler (request ids). Keep-alive longer
+    # than clients' own idle expiry (httpx/openai: 5 s): equal timeouts race, and a reused connection dies.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
-                log_config=None)  # uvicorn's lines go through configure_logging's handler
+                log_config=None, timeout_keep_alive=30)
     return 0
 
 

@@ -7,6 +7,7 @@
   max_tokens) and the shape of every JSON Schema in the request (depth, nodes, enum sizes, regex patterns that
   backtrack catastrophically), walked iteratively (no recursion, linear time).
 - :func:`check_grammar`: the size of a compiled or client-given grammar.
+- a request whose client is gone is cancelled (:mod:`toolproxy.disconnect`), so its generation stops.
 
 Every refusal is an :class:`InvalidRequest` (400, ``code="request_limit"``) naming the setting to raise.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from toolproxy.disconnect import CancelOnDisconnect
 from toolproxy.errors import InvalidRequest
 from toolproxy.protocol import ChatCompletionRequest, CompletionRequest
 from toolproxy.ref_cycles import find_ref_cycle
@@ -97,7 +99,9 @@ def _content_length(scope: Scope) -> int | None:
 
 
 def install_limits(app: FastAPI, settings: Settings) -> None:
-    """The body-size middleware (the per-request checks are called by the service)."""
+    """The body-size middleware, and inside it the one that cancels a request whose client is gone
+    (:mod:`toolproxy.disconnect`). The per-request checks below are called by the service."""
+    app.add_middleware(CancelOnDisconnect)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
 
 
@@ -127,9 +131,41 @@ def check_completion_request(request: CompletionRequest, settings: Settings) -> 
 
 
 def check_grammar(grammar: str | None, settings: Settings, *, param: str = "tools") -> None:
-    if grammar is not None and len(grammar) > settings.max_grammar_bytes:
+    """Size, and parenthesis nesting: llama.cpp's GBNF parser recurses per ``(`` and crashes the process
+    (SIGSEGV) on ~100,000 levels — one /v1/completions request must not take the server down."""
+    if grammar is None:
+        return
+    if len(grammar) > settings.max_grammar_bytes:
         raise _refuse(f"grammar too large: {len(grammar)} characters > {settings.max_grammar_bytes}", param,
                       "max_grammar_bytes")
+    depth = grammar_nesting(grammar)
+    if depth > settings.max_grammar_nesting:
+        raise _refuse(f"grammar groups nested {depth} levels deep > {settings.max_grammar_nesting}", param,
+                      "max_grammar_nesting")
+
+
+def grammar_nesting(grammar: str) -> int:
+    """The deepest ``( ... )`` nesting of a GBNF text (string literals, character classes and comments
+    skipped). Linear, no recursion."""
+    deepest = depth = 0
+    i, n = 0, len(grammar)
+    while i < n:
+        c = grammar[i]
+        if c in "\"[":
+            close = "\"" if c == "\"" else "]"
+            i += 1
+            while i < n and grammar[i] != close:
+                i += 2 if grammar[i] == "\\" else 1
+        elif c == "#":
+            while i < n and grammar[i] not in "\r\n":
+                i += 1
+        elif c == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c == ")":
+            depth = max(depth - 1, 0)
+        i += 1
+    return deepest
 
 
 def _check_generation(max_tokens: int | None, stop: str | list[str] | None, settings: Settings) -> None:

@@ -274,6 +274,9 @@ class ChatService:
                     raw.append(event.text)
                     for delta in assembler.feed(scanner.feed(event.text)):
                         yield delta
+                    if scanner.looping:  # the model repeats its call: stop now, keep the calls it made
+                        done = self._stopped_early(plan, "".join(raw[1:]))
+                        break
                 else:
                     done = event
         finally:
@@ -298,6 +301,12 @@ class ChatService:
         if assembler.calls_emitted and finish == "stop":
             finish = "tool_calls"
         yield finish, _usage(done)
+
+    def _stopped_early(self, plan: Plan, generated: str) -> GenerationDone:
+        """The result of a generation we stopped ourselves (usage counted by the backend's tokenizer)."""
+        prompt_tokens = self._backend.count_tokens(plan.generation.prompt) or 0
+        completion_tokens = self._backend.count_tokens(generated) or 0
+        return GenerationDone(finish_reason="stop", prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
 
     async def _stream(self, plan: Plan, include_usage: bool) -> AsyncGenerator[ChatCompletionChunk, None]:
         cid = _completion_id()

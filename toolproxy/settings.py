@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     max_enum_values: int = Field(default=1024, ge=1)
     max_pattern_length: int = Field(default=1024, ge=1)
     max_grammar_bytes: int = Field(default=1024 * 1024, ge=1024)  # compiled, or a /v1/completions grammar
+    max_grammar_nesting: int = Field(default=256, ge=8)  # ( ) depth: llama.cpp's parser recurses on it
     # --- end request limits ---
 
     @field_validator("api_keys", "cors_origins", mode="before")

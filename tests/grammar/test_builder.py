@@ -138,3 +138,12 @@ def test_byte_identical_across_processes() -> None:
         for seed in ("1", "2")
     }
     assert len(outs) == 1
+
+
+def test_pattern_with_redundant_length(oracle: Oracle) -> None:
+    grammar = schema_to_gbnf({"type": "string", "pattern": "^[A-Z]{3}$", "maxLength": 3})
+    assert oracle.accepts(grammar, '"EUR"') is True
+    assert oracle.accepts(grammar, '"EURO"') is False
+    with pytest.raises(UnsupportedSchema) as err:  # the length really cuts the pattern: no intersection
+        schema_to_gbnf({"type": "string", "pattern": "^[A-Z]+$", "maxLength": 3})
+    assert err.value.pointer == "/pattern"

@@ -5,6 +5,9 @@ request must succeed."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -12,8 +15,9 @@ import httpx
 import pytest
 
 from tests.backends.fake_upstream import FakeUpstream
+from tests.conftest import REPO_ROOT
 from tests.hardening.conftest import HERMES_CALL, TOOLS, USER, Proxy
-from tests.servers import running_server
+from tests.servers import free_port, running_server
 from toolproxy.app import create_app
 from toolproxy.backends._upstream import Timeouts
 from toolproxy.backends.base import Backend
@@ -83,16 +87,24 @@ def test_many_clients_gone_mid_stream(fresh: Proxy) -> None:
     assert fresh.chat(tools=TOOLS).json()["choices"][0]["finish_reason"] == "tool_calls"
 
 
-def test_client_timeout_on_a_plain_request(fresh: Proxy) -> None:
-    """A non-streaming client that gives up: its generation ends (here: runs out) and nothing is left over."""
+def test_client_gone_during_a_plain_request_cancels_the_generation(fresh: Proxy) -> None:
+    """A non-streaming client that gives up: uvicorn alone would let the model generate for nobody; the
+    disconnect watcher cancels the request and the backend generation is closed."""
     baseline = fresh.tasks()
-    fresh.script = Script(text="slow " * 20, chunk_size=5, delay=0.05)  # ~1 s
+    assert fresh.backend is not None
+    cancelled = fresh.backend.cancelled
+    fresh.script = Script(text="slow " * 100, chunk_size=5, delay=0.05)  # ~5 s if nobody stopped it
+    started = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{fresh.url}/v1/chat/completions", json={"messages": USER}, timeout=0.3)
+        httpx.post(f"{fresh.url}/v1/chat/completions", json={"messages": USER}, timeout=0.5)
     assert _settle(lambda: fresh.backend is not None and fresh.backend.active == 0, timeout=10)
+    assert time.monotonic() - started < 3, "the generation ran on after the client left"
+    assert fresh.backend.cancelled == cancelled + 1
     _assert_clean(fresh, baseline)
     fresh.script = Script(text="after")
     assert fresh.chat().json()["choices"][0]["message"]["content"] == "after"
+    metrics = fresh.metrics()
+    assert metrics['toolproxy_requests_total{endpoint="/v1/chat/completions",status="499"}'] >= 1
 
 
 # --------------------------------------------------------------------------- upstream dies / stalls
@@ -193,3 +205,50 @@ def test_upstream_gone_entirely(fake: FakeUpstream) -> None:
         assert streamed.status_code in (200, 502, 503)
         if streamed.status_code == 200:
             assert _sse_data(streamed.text)[-1] == "[DONE]" and '"error"' in streamed.text
+
+
+def test_upstream_process_killed_mid_stream() -> None:
+    """A real upstream process (the fake llama-server under uvicorn) is SIGKILLed while toolproxy streams
+    from it: the client gets an error event and [DONE], nothing is left running, the next request is refused
+    cleanly (503/502), not hung."""
+    port = free_port()
+    code = ("import uvicorn; from tests.backends.fake_upstream import FakeUpstream; "
+            f"uvicorn.run(FakeUpstream(text='word ' * 200, piece_chars=5, delay=0.05).app(), host='127.0.0.1', "
+            f"port={port}, log_level='warning')")
+    upstream = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        facts = read_facts(url, wait_s=60.0)
+        holder: dict[str, Proxy] = {}
+
+        def factory(_: Settings) -> Backend:
+            import asyncio
+
+            holder["proxy"].loop = asyncio.get_running_loop()
+            return LlamaServerBackend(url, facts, timeouts=Timeouts(connect=1.0, read=5.0))
+
+        app = create_app(Settings(style="hermes"), backend_factory=factory)
+        holder["proxy"] = Proxy(url="", app=app)
+        with running_server(app) as proxy_url:
+            proxy = holder["proxy"]
+            proxy.url = proxy_url
+            baseline = proxy.tasks()
+            started = time.monotonic()
+            data: list[str] = []
+            with httpx.stream("POST", f"{proxy_url}/v1/chat/completions", timeout=30,
+                              json={"messages": USER, "stream": True}) as response:
+                for line in response.iter_lines():
+                    if line.startswith("data: "):
+                        data.append(line[6:])
+                    if len(data) == 5:
+                        upstream.send_signal(signal.SIGKILL)
+            assert time.monotonic() - started < 10
+            assert data[-1] == "[DONE]"
+            assert json.loads(data[-2])["error"]["type"] in FAILED
+            _assert_clean(proxy, baseline)
+            after = httpx.post(f"{proxy_url}/v1/chat/completions", json={"messages": USER}, timeout=30)
+            assert after.status_code in (502, 503)
+            assert after.json()["error"]["type"] in FAILED
+    finally:
+        upstream.kill()
+        upstream.wait(timeout=10)

@@ -87,6 +87,9 @@ CASES: dict[str, tuple[Case, int]] = {
     "max_tokens 10^12": (lambda: {"content": _chat_json(max_tokens=10**12), "headers": JSON}, 400),
     "1000 stop strings": (lambda: {"content": _chat_json(stop=[f"s{i}" for i in range(1000)]), "headers": JSON}, 400),
     "5000 messages": (lambda: {"content": _chat_json(messages=USER * 5000), "headers": JSON}, 400),
+    "100,000-deep ( ) in a completions grammar (llama.cpp SIGSEGV)": (lambda: {"url": "/v1/completions", "content":
+        json.dumps({"prompt": "hi", "grammar": "root ::= " + "(" * 100_000 + '"a"' + ")" * 100_000}).encode(),
+        "headers": JSON}, 400),
     "2 MB completions grammar": (lambda: {"url": "/v1/completions", "content": json.dumps(
         {"prompt": "hi", "grammar": "root ::= " + " | ".join(['"x"'] * 400_000)}).encode(), "headers": JSON}, 400),
 }

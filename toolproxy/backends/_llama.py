@@ -13,10 +13,10 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-import llama_cpp
 import numpy as np
 import numpy.typing as npt
 
+from toolproxy.backends._llama_lib import llama_cpp
 from toolproxy.backends._vocab_index import VocabIndex
 from toolproxy.errors import BackendError, BackendUnavailable
 

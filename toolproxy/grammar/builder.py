@@ -94,13 +94,13 @@ class GrammarBuilder:
                         continue
                     shared = self._by_body.get(body) if (share_root or rid != compiled.root) else None
                     if shared is None:
-                        wanted = ns if rid == compiled.root else f"{ns}-{hints[rid]}"
+                        wanted = ns if rid == compiled.root or not hints[rid] else f"{ns}-{hints[rid]}"
                         shared = self._put(self._fresh(wanted), body)
                     final[rid] = shared
                     pending.remove(rid)
                     progress = True
         for rid in pending:  # recursive rules: name them all, then write their bodies
-            wanted = ns if rid == compiled.root else f"{ns}-{hints[rid]}"
+            wanted = ns if rid == compiled.root or not hints[rid] else f"{ns}-{hints[rid]}"
             final[rid] = self._fresh(wanted)
             self._rules[final[rid]] = ""
         for rid in pending:

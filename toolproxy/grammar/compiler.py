@@ -25,8 +25,10 @@ def compile_schema(schema: Any) -> CompiledSchema:
     token = em.new_rule("root")
     root_id = int(token[1:-1])
     try:
-        facts = em.expander.expand(frozenset({""}))
-        body = em.body(facts, frozenset({""})) if facts else None
+        conj = em.canonical(frozenset({""}))
+        em.bind(conj, token)
+        facts = em.expander.expand(conj)
+        body = em.body(facts, conj) if facts else None
     except RecursionError as exc:
         raise UnsupportedSchema("", "schema nesting is too deep to compile") from exc
     em.define(token, body if body is not None else em.never())  # no value at all: a grammar of nothing

@@ -6,6 +6,7 @@ import json
 import math
 from dataclasses import replace
 from fractions import Fraction
+from itertools import permutations
 from typing import Any
 
 from toolproxy.errors import UnsupportedSchema
@@ -25,8 +26,13 @@ from toolproxy.grammar.numbers import NumberSpec, number_rules, to_decimal
 from toolproxy.grammar.resolver import Document, split
 
 MAX_RULES = 5000
+_ANNOTATIONS = frozenset(
+    {"$comment", "$schema", "$id", "$anchor", "$defs", "definitions", "title", "description", "default",
+     "examples", "deprecated", "readOnly", "writeOnly"}
+)  # fmt: skip
 MAX_ENUM = 20000
 MAX_MODULUS = 2000
+SMALL_ENUM = 16
 
 
 def json_text(value: str | int | float | bool | None) -> str:
@@ -64,7 +70,7 @@ def hint_for(conj: Conj) -> str:
             continue
         out.append({"items": "item", "additionalProperties": "additional"}.get(t, t))
         i += 1
-    return "-".join(out) or "root"
+    return "-".join(out)
 
 
 class Emitter:
@@ -100,6 +106,7 @@ class Emitter:
         """A reference to the rule of ``conj``; None when no value satisfies it."""
         if conj == TOP:
             return self.frag("value")
+        conj = self.canonical(conj)
         found = self._by_conj.get(conj)
         if found is not None:
             return found
@@ -112,12 +119,34 @@ class Emitter:
         self.define(token, body if body is not None else self.never())
         return token
 
+    def canonical(self, conj: Conj) -> Conj:
+        """Members that are a bare ``$ref`` replaced by their target: one rule per definition."""
+        out: set[str] = set()
+        for member in conj:
+            seen: set[str] = set()
+            while not member.startswith("!") and member not in seen:
+                seen.add(member)
+                node = self.doc.at(member)
+                if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
+                    break
+                if any(k not in _ANNOTATIONS for k in node if k != "$ref"):
+                    break
+                member = self.doc.resolve(node["$ref"], member)
+            out.add(member)
+        return frozenset(out)
+
+    def bind(self, conj: Conj, token: str) -> None:
+        """Make ``token`` the rule of ``conj`` (the root rule, so that recursion refers to it)."""
+        self._by_conj[conj] = token
+
     def never(self) -> str:
         """A rule admitting nothing (used only where emptiness shows up late, inside recursion)."""
         return self.frag("never")
 
     def body(self, facts: list[Fact], conj: Conj) -> str | None:
-        from toolproxy.grammar.containers import array_expr, object_expr
+        from toolproxy.grammar.arrays import array_expr
+        from toolproxy.grammar.objects import object_expr
+        from toolproxy.grammar.strings import string_expr
 
         alts: list[str] = []
         for f in facts:
@@ -134,8 +163,6 @@ class Emitter:
                 if f.types & NUMBER:
                     parts.append(self.number_expr(f, conj))
                 if "string" in f.types:
-                    from toolproxy.grammar.strings import string_expr
-
                     parts.append(string_expr(self, f))
                 if "array" in f.types and (g := _without_excluded(f, "array")) is not None:
                     parts.append(array_expr(self, g, conj))
@@ -166,27 +193,33 @@ class Emitter:
                     ok = self.checker.valid(value, conj)
                 if ok is not True:
                     continue
-            text = self.const_expr(value)
+            text = self.const_expr(value, any_order=len(plain.enum) <= SMALL_ENUM)
             if text not in seen:
                 seen.add(text)
                 out.append(text)
         return " | ".join(out) if out else None
 
-    def const_expr(self, value: Any) -> str:
+    def const_expr(self, value: Any, *, any_order: bool = False) -> str:
+        """The JSON text of ``value`` with bounded whitespace; ``any_order``: small objects in every key
+        order (JSON Schema equality ignores the order of keys)."""
         if isinstance(value, dict):
-            if not value:
-                return f'"{{" {self.frag("ws")} "}}"'
             ws = self.frag("ws")
-            kvs = [
-                f"{gbnf_literal(json_text(k))} {ws} \":\" {ws} {self.const_expr(v)} {ws}"
-                for k, v in value.items()
-            ]
-            return f'"{{" {ws} ' + f' "," {ws} '.join(kvs) + ' "}"'
+            if not value:
+                return f'"{{" {ws} "}}"'
+            orders = permutations(value) if any_order and len(value) <= 3 else [tuple(value)]
+            alts = []
+            for order in orders:
+                kvs = [
+                    f'{gbnf_literal(json_text(k))} {ws} ":" {ws} {self.const_expr(value[k], any_order=any_order)} {ws}'
+                    for k in order
+                ]
+                alts.append(f'"{{" {ws} ' + f' "," {ws} '.join(kvs) + ' "}"')
+            return alts[0] if len(alts) == 1 else "( " + " | ".join(alts) + " )"
         if isinstance(value, list):
             ws = self.frag("ws")
             if not value:
                 return f'"[" {ws} "]"'
-            items = [f"{self.const_expr(v)} {ws}" for v in value]
+            items = [f"{self.const_expr(v, any_order=any_order)} {ws}" for v in value]
             return f'"[" {ws} ' + f' "," {ws} '.join(items) + ' "]"'
         if isinstance(value, float) and not math.isfinite(value):
             raise UnsupportedSchema("", "non-finite number in enum/const")
@@ -235,7 +268,8 @@ class Emitter:
             return self._few_multiples(f, allow_int, allow_frac, excluded)
         spec = NumberSpec(allow_int, allow_frac, tuple(comparisons), tuple(moduli))
         at = min((p for p in conj if not p.startswith("!")), default="")
-        return number_rules(spec, lambda h: self.new_rule(hint_for(conj) + "-" + h), self.define, at)
+        hint = "-".join(x for x in (hint_for(conj), "num") if x)
+        return number_rules(spec, lambda _: self.new_rule(hint), self.define, at)
 
 
     def _few_multiples(

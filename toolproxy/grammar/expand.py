@@ -91,7 +91,7 @@ class Expander:
             if not isinstance(schema, dict):
                 raise UnsupportedSchema(member, "a schema must be an object or a boolean")
             base = base.intersect(local_fact(schema, member))
-            todo.extend(self._in_place(schema, member, choices, uneval))
+            todo.extend(reversed(self._in_place(schema, member, choices, uneval)))  # document order
         facts = self._product([base], choices, min(conj, default=""))
         if uneval:
             facts = [self._with_uneval(f, uneval) for f in facts]

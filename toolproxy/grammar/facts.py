@@ -206,9 +206,6 @@ class Fact:
             return self
         return replace(self, types=frozenset(types), enum=enum)
 
-    def only(self, types: frozenset[str]) -> Fact:
-        return replace(self, types=self.types & types)
-
 
 def _union(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
     return a + tuple(x for x in b if x not in a)

@@ -8,7 +8,6 @@ from typing import Any
 from toolproxy.errors import UnsupportedSchema
 from toolproxy.grammar.facts import (
     ALL_TYPES,
-    TOP,
     TYPE_NAMES,
     Conj,
     Fact,
@@ -155,5 +154,3 @@ def _objects(schema: dict[str, Any], at: str, kw: dict[str, Any]) -> None:
     if "propertyNames" in schema:
         kw["prop_names"] = frozenset({child(at, "propertyNames")})
 
-
-TRUE_CONJ: Conj = TOP

@@ -8,14 +8,17 @@ becomes one rule (right-recursive loops), so the grammar never lets the sampler 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from toolproxy.errors import UnsupportedSchema
 from toolproxy.grammar.gbnf import char_class
 
 MAX_STATES = 3000
+_STATE_REF = re.compile("\x03(\\d+)\x03")
 DIGITS = "0123456789"
 
 
@@ -183,11 +186,29 @@ def number_rules(
     spec: NumberSpec, new_rule: Callable[[str], str], define: Callable[[str, str], None], at: str
 ) -> str | None:
     """Emit the rules of the spec's automaton; the expression for its start, None if it is empty."""
+    found = _automaton(spec, at)
+    if found is None:
+        return None
+    start, bodies = found
+    names = [new_rule("num") for _ in bodies]
+
+    def name(m: re.Match[str]) -> str:
+        return names[int(m.group(1))]
+
+    for token, text in zip(names, bodies, strict=True):
+        define(token, _STATE_REF.sub(name, text))
+    return _STATE_REF.sub(name, start)
+
+
+@lru_cache(maxsize=1024)
+def _automaton(spec: NumberSpec, at: str) -> tuple[str, tuple[str, ...]] | None:
+    """(start expression, other state bodies); states are referred to as ``\x03<index>\x03``."""
     machine = _Machine(spec, at)
     start = machine.start()
     trans: dict[_State, list[tuple[str, _State]]] = {}
     order = [start]
     todo = [start]
+    queued = {start}
     while todo:
         s = todo.pop()
         out: list[tuple[str, _State]] = []
@@ -196,7 +217,8 @@ def number_rules(
             if nxt is None:
                 continue
             out.append((ch, nxt))
-            if nxt not in trans and nxt not in todo:
+            if nxt not in queued:
+                queued.add(nxt)
                 todo.append(nxt)
                 order.append(nxt)
                 if len(order) > MAX_STATES:
@@ -230,7 +252,9 @@ def number_rules(
     states = [s for s in order if s in live and rep[cls[s]] == s]
     moves = {s: [(ch, rep[cls[t]]) for ch, t in trans[s] if t in live] for s in states}
     final = {s for s in states if not moves[s]}  # accepting dead ends: referenced as nothing
-    names = {s: ("" if s == start or s in final else new_rule("num")) for s in states}
+    named = [s for s in states if s != start and s not in final]
+    names = {s: f"\x03{k}\x03" for k, s in enumerate(named)}
+    names.update({s: "" for s in states if s == start or s in final})
     bodies: dict[_State, str] = {}
     for s in states:
         if s in final and s != start:
@@ -248,10 +272,7 @@ def number_rules(
             if loop:
                 body = f"{_chars(loop)}* {body}"
         bodies[s] = body
-    for s, body in bodies.items():
-        if s != start:
-            define(names[s], body)
-    return f"( {bodies[start]} )"
+    return f"( {bodies[start]} )", tuple(bodies[s] for s in named)
 
 
 def _chars(chars: list[str]) -> str:

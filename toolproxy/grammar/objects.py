@@ -43,7 +43,7 @@ def _named_value(f: Fact, key: str) -> Conj:
     for c in f.obj_clauses:
         conj |= _clause_value(c, key)
     for u, scope in f.uneval_props:
-        if not any(c.source in scope and _evaluates(c, key) is not False for c in f.obj_clauses):
+        if not any(c.source in scope and _evaluates(c, key) is True for c in f.obj_clauses):
             conj |= u
     return conj
 
@@ -110,7 +110,8 @@ def object_expr(em: Emitter, f: Fact, conj: Conj) -> str | None:
     names: list[str] = []
     for c in f.obj_clauses:
         names.extend(n for n, _ in c.props if n not in names)
-    names.extend(sorted(n for n in f.required if n not in names))
+    rank = em.doc.name_rank
+    names.extend(sorted((n for n in f.required if n not in names), key=lambda n: (rank.get(n, len(rank)), n)))
     slots: list[tuple[str, str, bool]] = []
     for name in names:
         required = name in f.required

@@ -45,6 +45,7 @@ class Document:
         self.bases: dict[str, str] = {}  # pointer -> base URI
         self.dynamic_names: dict[str, int] = {}  # $dynamicAnchor name -> how many in the document
         self.dynamic_anchors: dict[str, str] = {}  # absolute URI with #name -> pointer ($dynamicAnchor)
+        self.name_rank: dict[str, int] = {}  # property names in the order the schema first mentions them
         self._index(schema, "", DEFAULT_BASE, 0)
 
     def _index(self, node: Any, pointer: str, base: str, depth: int) -> None:
@@ -60,6 +61,7 @@ class Document:
         elif pointer == "":
             self.resources.setdefault(DEFAULT_BASE, "")
         self.bases[pointer] = base
+        self._rank_names(node)
         uri, _ = urldefrag(base)
         for key in ("$anchor", "$dynamicAnchor"):
             anchor = node.get(key)
@@ -81,6 +83,21 @@ class Document:
         for key in _SCHEMA_ONE:
             if key in node:
                 self._index(node[key], child(pointer, key), base, depth + 1)
+
+    def _rank_names(self, node: dict[str, Any]) -> None:
+        names: list[Any] = list(node.get("properties") or {}) if isinstance(node.get("properties"), dict) else []
+        if isinstance(node.get("required"), list):
+            names.extend(node["required"])
+        for key in ("dependentRequired", "dependencies"):
+            deps = node.get(key)
+            if isinstance(deps, dict):
+                for name, needed in deps.items():
+                    if isinstance(needed, list):
+                        names.extend(needed)  # what a property needs usually comes before it
+                    names.append(name)
+        for name in names:
+            if isinstance(name, str):
+                self.name_rank.setdefault(name, len(self.name_rank))
 
     def at(self, pointer: str) -> Any:
         node = self.root

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from toolproxy.errors import UnsupportedSchema
 from toolproxy.grammar.facts import Fact
@@ -32,6 +32,80 @@ def _format(fmt: str, at: str) -> str | None:
     return format_to_gbnf(fmt, pointer=at)
 
 
+def _length_range(regex: str) -> tuple[int, int | None] | None:
+    """Character-length range of the strings a fully anchored pattern (``^...$`` on every top-level
+    branch) matches; None when unknown. Uses the regex translator's parser (read-only)."""
+    try:
+        from toolproxy.grammar.regex_ast import Alt, Anchor, Chars, Rep, Seq
+        from toolproxy.grammar.regex_parse import parse_regex
+
+        tree: Any = parse_regex(regex, "")
+    except (ImportError, UnsupportedSchema):
+        return None
+
+    def span(node: Any) -> tuple[int, int | None] | None:
+        if isinstance(node, Chars):
+            return (1, 1)
+        if isinstance(node, Seq):
+            lo = 0
+            hi_: int | None = 0
+            for item in node.items:
+                r = span(item)
+                if r is None:
+                    return None
+                lo += r[0]
+                hi_ = None if hi_ is None or r[1] is None else hi_ + r[1]
+            return (lo, hi_)
+        if isinstance(node, Alt):
+            rs = [span(item) for item in node.items]
+            if not rs or any(r is None for r in rs):
+                return None
+            los = [r[0] for r in rs if r is not None]
+            his = [r[1] for r in rs if r is not None]
+            return (min(los), None if None in his else max(h for h in his if h is not None))
+        if isinstance(node, Rep):
+            r = span(node.item)
+            if r is None:
+                return None
+            return (r[0] * node.lo, None if node.hi is None or r[1] is None else r[1] * node.hi)
+        return None  # anchors inside, word boundaries: give up
+
+    lo: int | None = None
+    hi: int | None = 0
+    for branch in tree.items if isinstance(tree, Alt) else (tree,):
+        items = branch.items if isinstance(branch, Seq) else (branch,)
+        if len(items) < 2 or items[0] != Anchor(False) or items[-1] != Anchor(True):
+            return None
+        r = span(Seq(tuple(items[1:-1])))
+        if r is None:
+            return None
+        lo = r[0] if lo is None else min(lo, r[0])
+        hi = None if hi is None or r[1] is None else max(hi, r[1])
+    return None if lo is None else (lo, hi)
+
+
+def _lengths_redundant(f: Fact) -> bool | None:
+    """True: every match of the one pattern/format already has an admitted length; False: none has."""
+    regexes = [rx for rx, _ in f.patterns]
+    if not regexes:
+        try:
+            from toolproxy.grammar.formats import format_regex
+        except ImportError:
+            return None
+        regexes = [r for r in (format_regex(fmt) for fmt, _ in f.formats) if r is not None]
+    if len(regexes) != 1:
+        return None
+    found = _length_range(regexes[0])
+    if found is None:
+        return None
+    lo, hi = found
+    if lo >= f.min_len and hi is not None and (f.max_len is None or hi <= f.max_len):
+        return True
+    if (f.max_len is not None and lo > f.max_len) or (hi is not None and hi < f.min_len):
+        return False
+    return None
+
+
 def length_repeat(item: str, lo: int, hi: int | None) -> str:
     if hi is None:
         return f"{item}*" if lo == 0 else (f"{item}+" if lo == 1 else f"{item}{{{lo},}}")
@@ -52,6 +126,12 @@ def string_expr(em: Emitter, f: Fact) -> str | None:
             contents.append(expr)
     has_len = f.min_len > 0 or f.max_len is not None
     excluded = sorted(s for s in (json.loads(k) for k in f.excluded) if isinstance(s, str))
+    if len(contents) == 1 and has_len and not excluded:
+        redundant = _lengths_redundant(f)
+        if redundant is False:
+            return None
+        if redundant:
+            has_len = False  # e.g. maxLength 10 on a date, or on "^[A-Z]{3}$"
     if len(contents) > 1 or (contents and (has_len or excluded)):
         at = (f.patterns or f.formats)[0][1]
         raise UnsupportedSchema(at, "cannot combine pattern/format with other string constraints")

@@ -6,13 +6,12 @@ from itertools import combinations, permutations
 from typing import TYPE_CHECKING, Any
 
 from toolproxy.grammar.facts import TOP, Conj, Fact, negate_conj
-from toolproxy.grammar.objects import object_expr
 from toolproxy.grammar.strings import length_repeat
 
 if TYPE_CHECKING:
     from toolproxy.grammar.emit import Emitter
 
-__all__ = ["array_expr", "object_expr"]
+__all__ = ["array_expr"]
 UNIQUE_DOMAIN = 5
 
 
