@@ -116,6 +116,9 @@ class Emitter:
         token = self.new_rule(hint_for(conj))
         self._by_conj[conj] = token
         body = self.body(facts, conj)
+        if body is None and not any(token in b for _, b in self.rules.values()):
+            del self._by_conj[conj]  # empty and not used recursively: callers drop the branch
+            return None
         self.define(token, body if body is not None else self.never())
         return token
 
