@@ -3,7 +3,8 @@
     python bench/bfcl_bench.py                          # starts a server on the bundled model
     python bench/bfcl_bench.py --base-url http://127.0.0.1:8080 --n 50 --styles hermes,mixtral
 
-Runs simple_python, multiple and parallel (a seeded sample of --n questions each, 50 by default; all styles),
+Runs simple_python, multiple and parallel (a seeded sample of --n questions each, 50 by default; the design-card
+styles thoughtful_steps, functionary, mixtral and hermes by default, ``--styles all`` for every registered one),
 prints accuracy per style and malformed counts, and checks the targets: zero malformed replies for every style,
 every design-card style >= 35% on simple_python, the best style >= 50% there. Resumable like ``toolproxy eval``
 (records in --out). Exit status 0 when every target is met, 1 otherwise.
@@ -45,6 +46,7 @@ def check_targets(summary: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser("bench/bfcl_bench.py", default_n=50, default_categories=CATEGORIES,
                           default_out="out/bfcl-bench")
+    parser.set_defaults(styles=[",".join(DESIGN_CARD_STYLES)])
     args = parser.parse_args(argv)
     try:
         summary = execute(args)

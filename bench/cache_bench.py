@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -46,15 +47,29 @@ FOLLOW_UPS = [
 ]
 
 
-def run(base: str, members: list[LlamaServerBackend], turns: int) -> list[dict[str, Any]]:
+def toolset(extra: int) -> list[dict[str, Any]]:
+    """The two tools, plus ``extra`` more (an agent's usual tool belt is larger than two)."""
+    more = [
+        {"type": "function", "function": {
+            "name": f"lookup_{i}", "description": f"Look up record {i} in the company knowledge base",
+            "parameters": {"type": "object", "properties": {
+                "query": {"type": "string", "description": "what to look for"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 20}}, "required": ["query"]}}}
+        for i in range(extra)
+    ]
+    return TOOLS + more
+
+
+def run(base: str, members: list[LlamaServerBackend], turns: int, first_choice: str,
+        tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": "You are a helpful assistant with tools. Answer briefly."},
         {"role": "user", "content": "What is the weather in Paris?"},
     ]
     rows = []
     for turn in range(turns):
-        body = {"model": "m", "messages": messages, "tools": TOOLS, "max_tokens": 48, "temperature": 0,
-                "tool_choice": "required" if turn == 0 else "auto"}
+        body = {"model": "m", "messages": messages, "tools": tools, "max_tokens": 48, "temperature": 0,
+                "tool_choice": first_choice if turn == 0 else "auto"}
         for member in members:
             member.last_timings = None
         start = time.perf_counter()
@@ -81,20 +96,27 @@ def main() -> int:
     parser.add_argument("--model", help="GGUF (default: the bundled gemma-3-270m)")
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--turns", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--style", default="hermes")
+    parser.add_argument("--first-tool-choice", default="auto",
+                        help="tool_choice of the first turn (later turns: auto); a different policy changes the "
+                             "style's instructions, hence the prompt prefix")
+    parser.add_argument("--extra-tools", type=int, default=0, help="offer this many more tools")
+    parser.add_argument("--llama-args", default="--parallel 2 --no-repack --swa-full",
+                        help="extra llama-server arguments (--swa-full: Gemma 3 uses sliding-window attention, whose "
+                             "default cache cannot be cut back to a shared prefix)")
     args = parser.parse_args()
     model = args.model or Settings().resolved_model_path()
     with contextlib.ExitStack() as stack:
         procs = [stack.enter_context(LlamaServerProcess(model, ctx=4096, threads=args.threads,
-                                                        extra_args=["--parallel", "2", "--no-repack"]))
+                                                        extra_args=shlex.split(args.llama_args)))
                  for _ in range(args.replicas)]
         facts = read_facts(procs[0].url)
         members = [LlamaServerBackend(p.url, facts) for p in procs]
         backend = UpstreamPool(members, health_interval=0) if len(members) > 1 else members[0]
         settings = Settings(style=args.style, default_max_tokens=48)
         base = stack.enter_context(running_server(create_app(settings, backend_factory=lambda _: backend)))
-        rows = run(base, members, args.turns)
+        rows = run(base, members, args.turns, args.first_tool_choice, toolset(args.extra_tools))
     print(f"{'turn':>4} {'replica':<24} {'cache_n':>7} {'prompt_n':>8} {'cached':>7} {'seconds':>7}")
     for row in rows:
         print(f"{row['turn']:>4} {row['replica']:<24} {row['cache_n']:>7} {row['prompt_n']:>8} "

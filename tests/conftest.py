@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# llama.cpp's idle OpenMP threads must not spin between tokens on a shared 2-core machine (set before any
+# `import llama_cpp`; toolproxy.backends._llama_lib does the same for the server).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -85,3 +85,13 @@ def test_injection_payloads_are_blocked(payload: str) -> None:
 def test_syntax_error_is_a_template_error() -> None:
     with pytest.raises(TemplateError, match="does not parse"):
         render_chat("{% for %}", MESSAGES)
+
+
+def test_generation_tag_and_tojson_of_filtered_iterables() -> None:
+    """Hugging Face's ``{% generation %}`` marker renders its body; ``map(...) | tojson`` works (issue 4)."""
+    source = (
+        "{% for m in messages %}{% generation %}[{{ m.content }}]{% endgeneration %}{% endfor %}"
+        "{{ tools | map(attribute='function') | tojson }}"
+    )
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    assert render_chat(source, MESSAGES[:2], tools=tools) == '[Be brief.][Hi][{"name": "f"}]'

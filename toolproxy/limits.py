@@ -9,7 +9,8 @@
 - :func:`check_grammar`: the size of a compiled or client-given grammar.
 - a request whose client is gone is cancelled (:mod:`toolproxy.disconnect`), so its generation stops.
 
-Every refusal is an :class:`InvalidRequest` (400, ``code="request_limit"``) naming the setting to raise.
+Every refusal is an :class:`InvalidRequest` (400): ``code="request_limit"`` naming the setting to raise, or
+``invalid_schema`` (a keyword of the wrong JSON type), ``schema_ref_cycle``, ``unsafe_pattern``.
 """
 
 from __future__ import annotations
@@ -138,15 +139,14 @@ def check_grammar(grammar: str | None, settings: Settings, *, param: str = "tool
     if len(grammar) > settings.max_grammar_bytes:
         raise _refuse(f"grammar too large: {len(grammar)} characters > {settings.max_grammar_bytes}", param,
                       "max_grammar_bytes")
-    depth = grammar_nesting(grammar)
-    if depth > settings.max_grammar_nesting:
-        raise _refuse(f"grammar groups nested {depth} levels deep > {settings.max_grammar_nesting}", param,
+    if grammar_nesting(grammar, stop_above=settings.max_grammar_nesting) > settings.max_grammar_nesting:
+        raise _refuse(f"grammar groups nested more than {settings.max_grammar_nesting} levels deep", param,
                       "max_grammar_nesting")
 
 
-def grammar_nesting(grammar: str) -> int:
+def grammar_nesting(grammar: str, *, stop_above: int | None = None) -> int:
     """The deepest ``( ... )`` nesting of a GBNF text (string literals, character classes and comments
-    skipped). Linear, no recursion."""
+    skipped); the scan ends as soon as it passes ``stop_above``. Linear, no recursion."""
     deepest = depth = 0
     i, n = 0, len(grammar)
     while i < n:
@@ -162,6 +162,8 @@ def grammar_nesting(grammar: str) -> int:
         elif c == "(":
             depth += 1
             deepest = max(deepest, depth)
+            if stop_above is not None and deepest > stop_above:
+                break
         elif c == ")":
             depth = max(depth - 1, 0)
         i += 1

@@ -57,10 +57,10 @@ class RequestIdMiddleware:
             await send(message)
 
         token = request_id.set(rid)
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id.reset(token)
+        await self.app(scope, receive, send_with_id)
+        # reset only after a normal end: on an exception the id stays set for the outer error handler's log
+        # line (the server runs each request in its own task, so it goes no further)
+        request_id.reset(token)
 
 
 def _incoming(scope: Scope) -> str | None:

@@ -15,9 +15,11 @@ from typing import Any
 
 from toolproxy.assembler import Assembler, merge
 from toolproxy.backends.base import Backend, GenerationDone, GenerationRequest, TextPiece
+from toolproxy.detect import detect_style
 from toolproxy.errors import BackendError, InvalidRequest, UnsupportedSchema
 from toolproxy.grammar import schema_to_gbnf
 from toolproxy.limits import check_chat_request, check_completion_request, check_grammar
+from toolproxy.native import native_prompt
 from toolproxy.observer import NullObserver, ServiceObserver
 from toolproxy.parsing import Scanner, plain_format
 from toolproxy.parsing.scanner import OutputFormat
@@ -36,9 +38,11 @@ from toolproxy.protocol import (
     NamedToolChoice,
     Usage,
 )
+from toolproxy.reasoning import scan_prefix, think_mode, with_thinking
 from toolproxy.settings import Settings
 from toolproxy.styles import get_style
 from toolproxy.styles.base import CallPolicy, Style, ToolSpec
+from toolproxy.styles.common import tool_dicts
 from toolproxy.templating import fallback_template, render_chat
 from toolproxy.tool_schema import normalize_parameters, normalize_schema
 
@@ -68,6 +72,10 @@ class ChatService:
         self._observer: ServiceObserver = observer or NullObserver()  # metrics (issue 9)
         self._info = backend.info()
         self._template = self._load_template()
+        # issue 4: the model's own template (or --chat-template), None when only the fallback is there; the
+        # default style is --style, else the one detected from that template (hermes without a template)
+        self._own_template = self._template if (settings.chat_template or self._info.chat_template) else None
+        self._style = settings.style or detect_style(self._own_template)
 
     # ------------------------------------------------------------------ public API
 
@@ -77,7 +85,7 @@ class ChatService:
 
     @property
     def default_style(self) -> str:
-        return self._settings.style
+        return self._style
 
     async def chat(self, request: ChatCompletionRequest) -> ChatCompletion:
         plan = self.plan(request)
@@ -158,7 +166,7 @@ class ChatService:
         _check_messages(request.messages)
         tools = _tool_specs(request, self._settings.max_tools)
         policy, tools = _policy(request, tools)
-        style_name = request.style or self._settings.style
+        style_name = request.style or self._style
         style = get_style(style_name)
 
         compile_started = time.perf_counter()
@@ -189,7 +197,23 @@ class ChatService:
             self._observer.grammar_compiled(time.perf_counter() - compile_started)
             check_grammar(grammar, self._settings)
 
-        prompt = self._render(messages) + prefix
+        # --- issue 4: the model's own template renders the original messages when it speaks this style ---
+        native = native_prompt(
+            self._own_template,
+            used_style,
+            request.messages,
+            tool_dicts(tools) if policy.mode != "none" else None,
+            bos=self._info.bos_token,
+            eos=self._info.eos_token,
+            prefix=prefix,
+        )
+        prompt = native if native is not None else self._render(messages) + prefix
+        # reasoning models: the grammar lets the model think first; an opened <think> is scanned as such
+        thinking = think_mode(prompt, self._own_template) if not prefix else None
+        if thinking is not None:
+            grammar = with_thinking(grammar, thinking) if grammar is not None else None
+            prefix = scan_prefix(thinking)
+        # --- end issue 4 ---
         generation = self._generation_request(
             prompt,
             grammar=grammar,

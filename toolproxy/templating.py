@@ -7,11 +7,15 @@ internals (``__class__``, ``__globals__``, ...) and mutation of the objects we h
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
+from jinja2.ext import Extension
+from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from toolproxy.errors import InvalidRequest
@@ -27,7 +31,25 @@ def _raise_exception(message: str) -> None:
 
 
 def _tojson(value: Any, indent: int | None = None, ensure_ascii: bool = False, **_: Any) -> str:
-    return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii)
+    return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii, default=_iterable_as_list)
+
+
+def _iterable_as_list(value: Any) -> list[Any]:
+    """``tools | map(attribute='function') | tojson``: jinja's filters yield generators; JSON them as lists."""
+    if isinstance(value, Iterator):
+        return list(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+class _GenerationTag(Extension):
+    """``{% generation %}...{% endgeneration %}`` (Hugging Face's assistant-mask marker): renders its body."""
+
+    tags = {"generation"}
+
+    def parse(self, parser: Parser) -> nodes.Node:
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return nodes.Scope(body, lineno=lineno)
 
 
 def _strftime_now(fmt: str) -> str:
@@ -38,7 +60,7 @@ def _make_env() -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
         trim_blocks=True,
         lstrip_blocks=True,
-        extensions=["jinja2.ext.loopcontrols"],
+        extensions=["jinja2.ext.loopcontrols", _GenerationTag],
         undefined=jinja2.Undefined,
     )
     env.filters["tojson"] = _tojson

@@ -138,3 +138,24 @@ def test_readme_curl_example(embedded_url: str) -> None:
     call = body["choices"][0]["message"]["tool_calls"][0]
     assert call["function"]["name"] == "get_weather"
     assert isinstance(json.loads(call["function"]["arguments"]), dict)
+
+
+def test_llamaindex_streaming(embedded_url: str) -> None:
+    from llama_index.core.tools import FunctionTool
+    from llama_index.llms.openai_like import OpenAILike
+
+    def get_weather(city: str) -> str:
+        """Get the current weather in a city."""
+        return f"sunny in {city}"
+
+    llm = OpenAILike(model="any", api_base=f"{embedded_url}/v1", api_key="unused", is_chat_model=True,
+                     is_function_calling_model=True, max_tokens=96, temperature=0)
+    tool = FunctionTool.from_defaults(fn=get_weather)
+    last = None
+    pieces = 0
+    for last in llm.stream_chat_with_tools([tool], user_msg=QUESTION, tool_required=True):
+        pieces += 1
+    assert last is not None and pieces > 1  # arrived incrementally
+    calls = llm.get_tool_calls_from_response(last, error_on_no_tool_call=True)
+    assert calls[0].tool_name == "get_weather"
+    assert isinstance(calls[0].tool_kwargs.get("city"), str)

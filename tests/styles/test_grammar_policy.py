@@ -70,16 +70,31 @@ def output_of(style: Style, text: str, calls: Calls) -> str:
     return turns[-1]["content"][len(prefix) :]
 
 
+# issue 4 styles: text *or* calls (text_then_call renders text + calls: rejected), calls only (the text is
+# not rendered: the sample is one call), free text around calls (short/long)
+TEXT_OR_CALLS = ("mixtral", "thoughtful_steps", "mistral", "pythonic")
+TEXT_DROPPED = ("llama3", "xlam", "generic")
+TEXT_AROUND_CALLS = ("short", "long")
+# the oracle's gemma vocabulary reads U+2581 (in DeepSeek's markers) as a space: covered in test_new_styles.py
+ORACLE_BLIND = ("deepseek",)
+
+
 def expected(style: Style, sample: str, policy: str) -> bool:
     _text, _calls, allowed = SAMPLES[sample]
-    if sample == "text_then_call" and style.name in ("mixtral", "thoughtful_steps"):
+    if sample == "text_then_call" and style.name in TEXT_OR_CALLS:
         return False  # these answer with text *or* calls
+    if sample == "text_then_call" and style.name in TEXT_DROPPED:
+        return policy in SAMPLES["one_call"][2]
+    if sample == "text_then_call" and style.name in TEXT_AROUND_CALLS:
+        return policy in ("auto", "auto1", "required", "required1")  # free text around the calls
     return policy in allowed
 
 
 @pytest.mark.parametrize("policy", sorted(POLICIES))
 @pytest.mark.parametrize("name", style_names())
 def test_policy_matrix(oracle: Oracle, name: str, policy: str) -> None:
+    if name in ORACLE_BLIND:
+        pytest.skip("markers the oracle vocabulary cannot see")
     style = get_style(name)
     gbnf = style.grammar(TOOLS, POLICIES[policy])
     assert gbnf is not None
@@ -95,6 +110,8 @@ def test_policy_matrix(oracle: Oracle, name: str, policy: str) -> None:
 
 @pytest.mark.parametrize("name", style_names())
 def test_named_tool_choice_admits_only_that_tool(oracle: Oracle, name: str) -> None:
+    if name in ORACLE_BLIND:
+        pytest.skip("markers the oracle vocabulary cannot see")
     style = get_style(name)
     gbnf = style.grammar([MAIL], CallPolicy("required", True))
     assert gbnf is not None
@@ -107,6 +124,8 @@ def test_named_tool_choice_admits_only_that_tool(oracle: Oracle, name: str) -> N
 @pytest.mark.parametrize("name", style_names())
 def test_no_tools_means_text_only(oracle: Oracle, name: str) -> None:
     """A conversation with calls in its history but no tools now: text only."""
+    if name in ORACLE_BLIND:
+        pytest.skip("markers the oracle vocabulary cannot see")
     style = get_style(name)
     gbnf = style.grammar([], CallPolicy("none"))
     assert gbnf is not None

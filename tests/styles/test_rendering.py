@@ -104,7 +104,7 @@ EXPECTED_TURNS = {
 }
 
 
-@pytest.mark.parametrize("name", style_names())
+@pytest.mark.parametrize("name", sorted(EXPECTED_TURNS))  # issue 4 styles: tests/styles/test_new_styles.py
 def test_multi_turn_rendering(name: str) -> None:
     turns = get_style(name).prepare_messages(CONVERSATION, [WEATHER], CallPolicy("auto"))
     expected = EXPECTED_TURNS[name]
@@ -131,7 +131,7 @@ def test_policy_hint_in_the_prompt() -> None:
 
 
 def test_registry() -> None:
-    assert style_names() == ["functionary", "hermes", "mixtral", "thoughtful_steps"]
+    assert {"functionary", "hermes", "mixtral", "thoughtful_steps"} <= set(style_names())
     for name in style_names():
         assert get_style(name).name == name
     with pytest.raises(InvalidRequest) as err:

@@ -78,7 +78,10 @@ def run_job(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
 
 def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
     req = job.request
-    job.reused_tokens = rt.load_prompt(job.tokens)
+    reused = rt.load_prompt(job.tokens, job.cancelled.is_set)
+    if reused is None:  # abandoned while its prompt was being evaluated
+        return
+    job.reused_tokens = reused
     gate = job.gate
     if gate is not None:
         gate.index = rt.vocab_index()

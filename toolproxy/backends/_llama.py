@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -144,12 +144,13 @@ class LlamaRuntime:
 
     # -- evaluation --------------------------------------------------------------------------------
 
-    def load_prompt(self, tokens: Sequence[int]) -> int:
+    def load_prompt(self, tokens: Sequence[int], stop: Callable[[], bool] = lambda: False) -> int | None:
         """Make the KV cache hold ``tokens`` and compute the logits of the last one.
 
         The longest prefix shared with the tokens already cached is kept; the last prompt token is
         always evaluated on its own, so its logits do not depend on how much of the prompt was cached.
-        Returns how many prompt tokens were reused from the cache.
+        Returns how many prompt tokens were reused from the cache, or None when ``stop()`` became true
+        between two batches (the cache then holds the part evaluated so far, which a retry reuses).
         """
         keep = 0
         limit = min(len(self.cached), len(tokens) - 1)
@@ -162,6 +163,8 @@ class LlamaRuntime:
         del self.cached[keep:]
         body = tokens[keep:-1]
         for start in range(0, len(body), self.n_batch):
+            if stop():
+                return None
             self.decode(body[start : start + self.n_batch])
         self.decode(tokens[-1:])
         return keep

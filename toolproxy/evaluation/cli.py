@@ -7,6 +7,7 @@ import contextlib
 import signal
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ def build_parser(prog: str = "toolproxy eval", *, default_n: int = 20,
     parser.add_argument("--api-key", help="API key of the server")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart (no matplotlib needed)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the table/JSON/chart from the records in --out, without running anything")
     parser.set_defaults(default_categories=default_categories)
     return parser
 
@@ -102,8 +105,17 @@ def _server(args: argparse.Namespace, out: Path) -> Iterator[str]:
         yield url
 
 
+def _served_model(records: list[Any]) -> str:
+    models = Counter(r.model for r in records)
+    if not models:
+        raise EvalSetupError("no records to report on (run without --report-only first)")
+    return models.most_common(1)[0][0]
+
+
 def execute(args: argparse.Namespace) -> dict[str, Any]:
-    """Run (or continue) the evaluation described by parsed arguments; returns the results summary."""
+    """Run (or continue) the evaluation described by parsed arguments; returns the results summary.
+
+    An interrupted run still writes the results of the questions answered so far, then re-raises."""
     from toolproxy.evaluation import checker, report, runner
     from toolproxy.evaluation.client import EvalClient
 
@@ -115,19 +127,33 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
     questions = load_sample(categories, args.n or None, args.seed, sizes)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with _server(args, out) as url, EvalClient(url, api_key=args.api_key, max_tokens=args.max_tokens,
-                                               seed=args.seed, timeout_s=args.timeout) as client:
-        model = client.connect()
-        print(f"model {model} at {url}: {len(styles)} style(s) x {len(questions)} question(s)", file=sys.stderr)
-        records = runner.run(client, styles, questions, out,
-                             runner.RunOptions(max_steps=args.max_steps, progress=not args.no_progress))
+    interrupted = False
+    if args.report_only:
+        records = runner.load_records(out / runner.RECORDS_FILE)
+        model = _served_model(records)
+    else:
+        with _server(args, out) as url, EvalClient(url, api_key=args.api_key, max_tokens=args.max_tokens,
+                                                   seed=args.seed, timeout_s=args.timeout) as client:
+            model = client.connect()
+            print(f"model {model} at {url}: {len(styles)} style(s) x {len(questions)} question(s)", file=sys.stderr)
+            try:
+                runner.run(client, styles, questions, out,
+                           runner.RunOptions(max_steps=args.max_steps, progress=not args.no_progress))
+            except KeyboardInterrupt:
+                interrupted = True
+        records = runner.load_records(out / runner.RECORDS_FILE)
     plan: dict[str, list[str]] = {c: [q.id for q in questions if q.category == c] for c in categories}
     meta = {"seed": args.seed, "n": args.n, "n_per_category": {c: len(ids) for c, ids in plan.items()},
-            "max_tokens": args.max_tokens, "max_steps": args.max_steps}
+            "max_tokens": args.max_tokens, "max_steps": args.max_steps, "complete": not interrupted}
     summary = report.summarize(records, model=model, styles=styles, plan=plan, meta=meta)
+    if interrupted or args.report_only:
+        summary["complete"] = all(summary["overall"][s]["answered"] == summary["overall"][s]["planned"]
+                                  for s in styles)
     paths = report.write_report(summary, out, png=not args.no_chart)
     print(report.markdown(summary))
     print("wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
+    if interrupted:
+        raise KeyboardInterrupt
     return summary
 
 

@@ -89,16 +89,20 @@ def summarize(records: Iterable[Record], *, model: str, styles: list[str], plan:
 def markdown(summary: dict[str, Any]) -> str:
     categories: list[str] = summary["categories"]
     head = ["style", *categories, "overall", "malformed", "errors", "s/question"]
-    lines = [f"Model: `{summary['model']}` — BFCL accuracy (correct/answered), "
-             f"seed {summary.get('seed', '?')}, up to {summary.get('n', '?')} questions per category.", "",
+    sizes = summary.get("n_per_category") or {}
+    per = ", ".join(f"{c} {k}" for c, k in sizes.items()) if sizes else f"up to {summary.get('n', '?')} each"
+    partial = "" if summary.get("complete", True) else " **Partial run: not every planned question answered.**"
+    lines = [f"Model: `{summary['model']}` — BFCL accuracy (correct/answered), seed {summary.get('seed', '?')}, "
+             f"questions per category: {per}.{partial}", "",
              "| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for style in summary["styles"]:
         cells = summary["by_category"][style]
         total = summary["overall"][style]
         row = [f"`{style}`"]
-        row += [f"{cells[c]['accuracy']:.0%} ({cells[c]['correct']}/{cells[c]['answered']})" for c in categories]
-        row += [f"**{total['accuracy']:.0%}**", str(total["malformed"]), str(total["errors"]),
-                f"{total['mean_latency_s']:.1f}"]
+        row += [f"{cells[c]['accuracy']:.0%} ({cells[c]['correct']}/{cells[c]['answered']})"
+                if cells[c]["answered"] else "-" for c in categories]
+        row += [f"**{total['accuracy']:.0%}**" if total["answered"] else "-", str(total["malformed"]),
+                str(total["errors"]), f"{total['mean_latency_s']:.1f}" if total["answered"] else "-"]
         lines.append("| " + " | ".join(row) + " |")
     if summary.get("best_style"):
         lines += ["", f"Best style: `{summary['best_style']}`."]
@@ -117,14 +121,16 @@ def chart(summary: dict[str, Any], path: Path) -> None:
     fig, (ax_acc, ax_lat) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 1]})
     width = 0.8 / max(len(styles), 1)
     for i, style in enumerate(styles):
-        values = [summary["by_category"][style][c]["accuracy"] * 100 for c in summary["categories"]]
-        values.append(summary["overall"][style]["accuracy"] * 100)
+        cells = [summary["by_category"][style][c] for c in summary["categories"]] + [summary["overall"][style]]
+        values = [cell["accuracy"] * 100 if cell["answered"] else float("nan") for cell in cells]
         xs = [g + (i - (len(styles) - 1) / 2) * width for g in range(len(groups))]
-        ax_acc.bar(xs, values, width, label=style)
+        bars = ax_acc.bar(xs, values, width, label=style)
+        ax_acc.bar_label(bars, labels=["" if v != v else f"{v:.0f}" for v in values], fontsize=7, padding=1)
     ax_acc.set_xticks(range(len(groups)), groups, rotation=20, ha="right")
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.set_ylim(0, 100)
-    ax_acc.set_title(f"BFCL accuracy per style — {summary['model']}")
+    ax_acc.set_title(f"BFCL accuracy per style — {summary['model']}" + ("" if summary.get("complete", True)
+                                                                        else " (partial run)"))
     ax_acc.legend(fontsize="small")
     ax_acc.grid(axis="y", alpha=0.3)
     latencies = [summary["overall"][s]["mean_latency_s"] for s in styles]

@@ -12,6 +12,17 @@ STYLES: dict[str, str] = {
     "functionary": "toolproxy.styles.functionary:Functionary",
     "mixtral": "toolproxy.styles.mixtral:Mixtral",
     "hermes": "toolproxy.styles.hermes:Hermes",
+    # issue 4: one style per model family
+    "llama3": "toolproxy.styles.llama3:Llama3",
+    "mistral": "toolproxy.styles.mistral:Mistral",
+    "functionary_v3.1": "toolproxy.styles.functionary_v3:FunctionaryV31",
+    "functionary_v3.2": "toolproxy.styles.functionary_v3:FunctionaryV32",
+    "xlam": "toolproxy.styles.xlam:Xlam",
+    "pythonic": "toolproxy.styles.pythonic:Pythonic",
+    "generic": "toolproxy.styles.generic:Generic",
+    "short": "toolproxy.styles.inserts:Short",
+    "long": "toolproxy.styles.inserts:Long",
+    "deepseek": "toolproxy.styles.deepseek:DeepSeek",
 }
 
 

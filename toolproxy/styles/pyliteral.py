@@ -56,7 +56,8 @@ def python_literal(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(python_literal(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)}: {python_literal(v)}" for k, v in value.items()) + "}"
+        pairs = (f"{json.dumps(str(k), ensure_ascii=False)}: {python_literal(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
     raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
@@ -158,7 +159,8 @@ class PyLiteralGrammar:
         items: list[tuple[str, bool]] = []
         for key, sub in properties.items():
             value = self.value(sub, f"{name}-{_safe(key)}", f"{pointer}/properties/{key}")
-            items.append((f'{gbnf_literal(json.dumps(key, ensure_ascii=False))} py-ws ":" py-ws {value}', key in required))
+            quoted = gbnf_literal(json.dumps(key, ensure_ascii=False))
+            items.append((f'{quoted} py-ws ":" py-ws {value}', key in required))
         for key in required:
             if key not in properties:
                 raise UnsupportedSchema(f"{pointer}/required", f"required {key!r} is not a declared property")

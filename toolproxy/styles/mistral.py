@@ -1,0 +1,116 @@
+"""Mistral (Nemo, Small 3.x, Devstral, Ministral) style:
+``[TOOL_CALLS][{"name": ..., "arguments": {...}, "id": "a1B2c3D4e"}]``.
+
+Mistral's templates demand tool call ids of exactly 9 alphanumeric characters; the ids OpenAI clients send
+(``call_...``) are mapped to such ids (:func:`mistral_id`, deterministic, so a call and its result keep
+matching). Tools are announced as ``[AVAILABLE_TOOLS][...][/AVAILABLE_TOOLS]``, results are
+``[TOOL_RESULTS]{"call_id": ..., "content": ...}[/TOOL_RESULTS]``; the system prompt and tool results are
+user turns (strict user/assistant alternation). The grammar lets the model write an id (optional, the
+scanner ignores it). Grammar: ``auto`` = text (without ``[TOOL_CALLS]``) | the call list; ``required`` =
+the call list; ``none`` = text; ``parallel`` false = a list of exactly one call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from typing import ClassVar
+
+from toolproxy.grammar import GrammarBuilder, gbnf_literal
+from toolproxy.parsing.format import JsonBody, OutputFormat, Region
+from toolproxy.protocol import ChatMessage
+from toolproxy.styles.base import CallPolicy, Style, ToolSpec
+from toolproxy.styles.common import (
+    Call,
+    Message,
+    TurnWriter,
+    dumps,
+    fold_user_turns,
+    policy_hint,
+    system_text,
+    tool_dicts,
+    wants_example,
+)
+from toolproxy.styles.grammar_kit import args_rule, text_excluding
+
+MARKER = "[TOOL_CALLS]"
+_ALPHABET = string.ascii_letters + string.digits
+FORMAT = OutputFormat(regions=(Region(MARKER, JsonBody(rules=((("*",), "call"),))),))
+
+
+def mistral_id(call_id: str | None) -> str:
+    """A 9-character alphanumeric id for ``call_id`` (kept when it already is one)."""
+    if call_id and len(call_id) == 9 and call_id.isascii() and call_id.isalnum():
+        return call_id
+    number = int.from_bytes(hashlib.sha256((call_id or "").encode()).digest()[:8], "big")
+    out = []
+    for _ in range(9):
+        number, digit = divmod(number, len(_ALPHABET))
+        out.append(_ALPHABET[digit])
+    return "".join(out)
+
+
+def _ids(message: ChatMessage) -> list[str]:
+    return [mistral_id(tc.id or f"{message.role}-{i}") for i, tc in enumerate(message.tool_calls or [])]
+
+
+class Mistral(Style):
+    name: ClassVar[str] = "mistral"
+    description: ClassVar[str] = "[TOOL_CALLS][{name, arguments, id}] with 9-character ids (Mistral/Devstral)"
+
+    def prepare_messages(self, messages: list[ChatMessage], tools: list[ToolSpec], policy: CallPolicy) -> list[Message]:
+        def assistant(text: str, calls: list[Call], message: ChatMessage) -> str:
+            if not calls:
+                return text
+            ids = _ids(message) if message.tool_calls else [mistral_id(f"example-{i}") for i in range(len(calls))]
+            listed = [{"name": c.name, "arguments": c.arguments, "id": i} for c, i in zip(calls, ids, strict=True)]
+            return (f"{text}\n" if text else "") + MARKER + dumps(listed)
+
+        results = {tc.id: tc.function.name for m in messages for tc in m.tool_calls or [] if tc.id}
+        pending = iter([m.tool_call_id for m in messages if m.role in ("tool", "function")])
+
+        def tool(name: str, content: str) -> str:
+            call_id = next(pending, None)
+            body = {"call_id": mistral_id(call_id), "content": content} if call_id in results else {"content": content}
+            return f"[TOOL_RESULTS]{dumps(body)}[/TOOL_RESULTS]"
+
+        parts: list[str] = []
+        if tools and policy.mode != "none":
+            parts.append(f"[AVAILABLE_TOOLS]{dumps(tool_dicts(tools))}[/AVAILABLE_TOOLS]")
+            parts.append(
+                "To call tools, answer with [TOOL_CALLS] followed by a JSON list of calls, each with the tool's "
+                '"name" and its "arguments" object. To answer without a tool, just write the answer.'
+            )
+            hint = policy_hint(policy, tools)
+            if hint:
+                parts.append(hint)
+        own = system_text(messages)
+        if own:
+            parts.append(own)
+        turns = TurnWriter(assistant, tool, "").write(messages, example=wants_example(messages, tools, policy))
+        if parts:
+            turns.insert(0, {"role": "user", "content": "\n\n".join(parts)})
+        return fold_user_turns(turns)
+
+    def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
+        b = GrammarBuilder()
+        if policy.mode == "none" or not tools:
+            return b.build(text_excluding(b, "text", [MARKER]))
+        ws = b.fragment("ws")
+        identifier = b.add_rule("call-id", f'( {ws} "," {ws} "\\"id\\"" {ws} ":" {ws} "\\"" [a-zA-Z0-9]{{9}} "\\"" )?')
+        alternatives = []
+        for t in tools:
+            body = (
+                f'"{{" {ws} "\\"name\\"" {ws} ":" {ws} {gbnf_literal(dumps(t.name))} {ws} "," {ws} '
+                f'"\\"arguments\\"" {ws} ":" {ws} {args_rule(b, t)} {identifier} {ws} "}}"'
+            )
+            alternatives.append(b.add_rule(f"call-{t.name}", body))
+        call = b.add_rule("call", " | ".join(alternatives))
+        more = f' ( {ws} "," {ws} {call} )*' if policy.parallel else ""
+        calls = b.add_rule("tool-calls", f'{gbnf_literal(MARKER)} {ws} "[" {ws} {call}{more} {ws} "]"')
+        if policy.mode == "required":
+            return b.build(calls)
+        return b.build(f"{text_excluding(b, 'text', [MARKER])} | {calls}")
+
+    def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
+        return FORMAT
