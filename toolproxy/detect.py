@@ -46,7 +46,3 @@ def detect_style(chat_template: str | None) -> str:
             return rule.style
     return UNKNOWN_STYLE
 
-
-def thinks(chat_template: str | None) -> bool:
-    """The template writes (or strips) ``<think>`` blocks: the model reasons before it answers."""
-    return bool(chat_template) and "<think>" in (chat_template or "")

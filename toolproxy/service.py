@@ -311,7 +311,10 @@ class ChatService:
             yield delta
         for delta in assembler.finish():
             yield delta
-        problems = [*getattr(scanner, "problems", []), *assembler.problems]
+        if scanner.dropped_duplicates:
+            log.info("model repeated a call %d time(s); the repeats were dropped", scanner.dropped_duplicates)
+        problems = [*(f"parse failure at offset {f.offset}: {f.reason}" for f in scanner.failures),
+                    *assembler.problems]
         if problems:
             self._observer.parse_failures(len(problems))
             content = self._settings.log_content  # problem texts may quote tool arguments

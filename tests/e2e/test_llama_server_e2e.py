@@ -210,3 +210,17 @@ def test_streaming_matches_non_streaming(proxy_url: str) -> None:
     call = whole.choices[0].message.tool_calls[0]
     assert names == [call.function.name] and json.loads(args) == json.loads(call.function.arguments)
     assert finish == "tool_calls"
+
+
+def test_spawn_llama_server_setting(llama_server: LlamaServerProcess, model_path: str) -> None:
+    """``toolproxy serve --spawn-llama-server``: the child is started, used, and stopped with the app."""
+    settings = Settings(spawn_llama_server=True, model=model_path, ctx=2048, threads=1,
+                        llama_server_args="--parallel 1 --no-repack", default_max_tokens=8)
+    app = create_app(settings)
+    with running_server(app) as url:
+        response = httpx.post(url + "/v1/completions", json={"model": "m", "prompt": "Hello", "max_tokens": 4},
+                              timeout=120)
+        assert response.status_code == 200 and response.json()["choices"][0]["finish_reason"] == "length"
+        process = app.state.service.backend.process
+        assert process.alive() and "--no-repack" in process.args
+    assert not process.alive()  # stopped on exit

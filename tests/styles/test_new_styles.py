@@ -345,3 +345,15 @@ def test_pythonic_relaxed_tool_admits_any_keywords(oracle: Oracle) -> None:
     assert [(c.name, json.loads(c.arguments)) for c in parsed.calls] == [
         ("f", {"a": 1, "b_2": ["x", {"k": None}], "c": -2500.0})
     ]
+
+
+@pytest.mark.parametrize(("name", "call"), [("pythonic", '[get_weather(city="x")]'), ("xlam", '{"tool_calls": []}')])
+def test_exotic_leading_whitespace_cannot_hide_a_call(oracle: Oracle, name: str, call: str) -> None:
+    """The scanner strips any Unicode whitespace before looking for an anchored call: a text answer may not
+    start with such whitespace followed by the call syntax."""
+    gbnf = get_style(name).grammar(TOOLS, CallPolicy("none"))
+    assert gbnf is not None
+    with oracle.grammar(gbnf) as grammar:  # type: ignore[union-attr]
+        for space in ("\u00a0", "\u2028", "\u3000", "\x0b"):
+            assert not grammar.accepts(space + call), repr(space)
+        assert grammar.accepts("Answer: " + call)
