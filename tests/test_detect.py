@@ -5,15 +5,17 @@ or fails with a clear TemplateError, never another exception."""
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import shared_dir
-from toolproxy.detect import NO_TEMPLATE_STYLE, RULES, UNKNOWN_STYLE, detect_style
+from toolproxy.detect import NO_TEMPLATE_STYLE, RULES, UNKNOWN_STYLE, detect_style, native_style
 from toolproxy.native import render_native
 from toolproxy.protocol import ChatMessage
-from toolproxy.styles import style_names
+from toolproxy.styles import get_style, style_names
+from toolproxy.styles.base import CallPolicy
 from toolproxy.templating import TemplateError, render_chat
 
 # template file stem -> the style its family was trained on (every family of issue 4 + the fallbacks)
@@ -25,9 +27,9 @@ EXPECTED: dict[str, str] = {
     "Qwen-QwQ-32B": "hermes",
     "ibm-granite-granite-4.0": "hermes",
     "mistralai-Mistral-Nemo-Instruct-2407": "mistral",
-    "Mistral-Small-3.2-24B-Instruct-2506": "mistral",
-    "unsloth-mistral-Devstral-Small-2507": "mistral",
-    "mistralai-Ministral-3-14B-Reasoning-2512": "mistral",
+    "Mistral-Small-3.2-24B-Instruct-2506": "mistral_v11",
+    "unsloth-mistral-Devstral-Small-2507": "mistral_v11",
+    "mistralai-Ministral-3-14B-Reasoning-2512": "mistral_v11",
     "meta-llama-Llama-3.1-8B-Instruct": "llama3",
     "meta-llama-Llama-3.2-3B-Instruct": "llama3",
     "meta-llama-Llama-3.3-70B-Instruct": "llama3",
@@ -115,3 +117,31 @@ def test_template_renders_tools_calls_and_results_or_fails_clearly(path: Path) -
     # the raw renderer fails only with TemplateError too, whatever shape the messages have
     with contextlib.suppress(TemplateError):
         render_chat(template, [m.model_dump(exclude_none=True) for m in CONVERSATION], tools=TOOLS)
+
+
+def _squeeze(text: str) -> str:
+    """Whitespace, quote style and call ids do not matter (LFM2.5 writes 'Paris', Mistral keeps ids)."""
+    return re.sub(r'"id":"[^"]*"', "", "".join(text.split()).replace("'", '"'))
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+def test_exact_detection_means_the_template_writes_the_style_syntax(path: Path) -> None:
+    """Where the model's own template is used for a style (``native_style``), the call it renders in the
+    history is the style's own rendering of that call (so history and grammar agree)."""
+    template = path.read_text(encoding="utf-8")
+    style_name = native_style(template)
+    if style_name is None:
+        assert detect_style(template) in (UNKNOWN_STYLE, *(r.style for r in RULES if not r.exact))
+        return
+    prompt = render_native(template, CONVERSATION, TOOLS)
+    style = get_style(style_name)
+    turns = style.prepare_messages(CONVERSATION, [], CallPolicy("none"))
+    canonical = next(t["content"] for t in turns if t["role"] == "assistant" and "Paris" in t["content"])
+    call_part = canonical[canonical.index("get_weather") - 12 :]  # the call syntax around the name
+    assert _squeeze(call_part) in _squeeze(prompt) or _squeeze(canonical) in _squeeze(prompt), (canonical, prompt)
+
+
+def test_inexact_families_are_listed() -> None:
+    inexact = {p.stem for p in TEMPLATES if native_style(p.read_text(encoding="utf-8")) is None}
+    assert {"Qwen3-Coder", "GLM-4.6", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "LFM2-8B-A1B"} <= inexact
+    assert not {"Qwen-Qwen2.5-7B-Instruct", "meta-llama-Llama-3.1-8B-Instruct", "LFM2.5-8B-A1B"} & inexact

@@ -20,29 +20,51 @@ class Rule:
     style: str
     all_of: tuple[str, ...]
     family: str
+    exact: bool = True
+    """The template writes calls exactly in the style's syntax (so the model's own template may render the
+    conversation for that style). False: the style is the nearest one, the family's real syntax differs
+    (e.g. XML arguments inside ``<tool_call>``): the style renders the conversation itself."""
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("mistral", ("[TOOL_CALLS]",), "Mistral / Mixtral / Devstral / Ministral"),
+    Rule("mistral_v11", ("[TOOL_CALLS]", "[CALL_ID]"), "Mistral Small 3.2 / Devstral (ids in calls)", exact=False),
+    Rule("mistral_v11", ("[TOOL_CALLS]", "[ARGS]"), "Ministral 3 / Magistral"),
+    Rule("mistral", ("[TOOL_CALLS]",), "Mistral Nemo / Mixtral"),
     Rule("functionary_v3.2", (">>>all",), "Functionary v3.2"),
     Rule("functionary_v3.1", ("<function=", "<|python_tag|>"), "Functionary v3.1"),
-    Rule("deepseek", ("tool▁call▁begin", "tool▁sep"), "DeepSeek R1 / V3"),
+    Rule("deepseek", ("tool▁call▁begin", "```json"), "DeepSeek R1 (function<sep>NAME + ```json```)", exact=False),
+    Rule("deepseek", ("tool▁call▁begin", "tool▁sep"), "DeepSeek V3.1"),
     Rule("llama3", ("<|python_tag|>",), "Llama 3.1 / 3.3"),
     Rule("llama3", ('"parameters": dictionary of argument name',), "Llama 3.2"),
-    Rule("pythonic", ("<|tool_call_start|>",), "LFM2 / LFM2.5"),
-    Rule("pythonic", ("<|tool_list_start|>",), "LFM2"),
+    Rule("pythonic", ("<|tool_call_start|>",), "LFM2.5"),
+    Rule("pythonic", ("<|tool_list_start|>",), "LFM2 (calls in the content)", exact=False),
     Rule("pythonic", ("[func_name1(",), "Llama 4 / BFCL prompt"),
     Rule("xlam", ("[BEGIN OF AVAILABLE TOOLS]",), "xLAM"),
-    Rule("hermes", ("<tool_call>",), "Hermes / Qwen / Granite / GLM / ..."),
+    Rule("hermes", ("<tool_call>", "<parameter="), "Qwen3-Coder / Qwen3.5 / Nemotron 3 (XML arguments)", exact=False),
+    Rule("hermes", ("<tool_call>", "<arg_key>"), "GLM 4.5+ / Ling / Laguna (XML arguments)", exact=False),
+    Rule("hermes", ("<tool_call>", "<invoke name="), "MiniMax M2+ (XML invoke)", exact=False),
+    Rule("hermes", ("<tool_call>", "<tool_calls>"), "Apriel (JSON list in <tool_calls>)", exact=False),
+    Rule("hermes", ("<tool_call>",), "Hermes / Qwen 2.5-3 / Granite 4 / ..."),
 )
+
+
+def match(chat_template: str | None) -> Rule | None:
+    """The first rule whose markers are all in the template (None: no template, or no known marker)."""
+    if not chat_template:
+        return None
+    return next((r for r in RULES if all(marker in chat_template for marker in r.all_of)), None)
 
 
 def detect_style(chat_template: str | None) -> str:
     """The style name for a model with this chat template (see the module docstring)."""
-    if not chat_template:
-        return NO_TEMPLATE_STYLE
-    for rule in RULES:
-        if all(marker in chat_template for marker in rule.all_of):
-            return rule.style
-    return UNKNOWN_STYLE
+    rule = match(chat_template)
+    if rule is not None:
+        return rule.style
+    return NO_TEMPLATE_STYLE if not chat_template else UNKNOWN_STYLE
 
+
+def native_style(chat_template: str | None) -> str | None:
+    """The style whose exact syntax the template writes (None when none does): only then does the model's
+    own template render the conversation for that style."""
+    rule = match(chat_template)
+    return rule.style if rule is not None and rule.exact else None

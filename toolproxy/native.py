@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from toolproxy.detect import UNKNOWN_STYLE, detect_style
+from toolproxy.detect import native_style
 from toolproxy.protocol import ChatMessage
 from toolproxy.styles.mistral import mistral_id
 from toolproxy.templating import TemplateError, render_chat
@@ -167,11 +167,11 @@ def native_prompt(
     eos: str = "",
     prefix: str = "",
 ) -> str | None:
-    """The prompt from the model's own template when it speaks ``style`` (the style detected from it, and
-    not the ``generic`` fallback); None when it does not apply or the template refuses the conversation
+    """The prompt from the model's own template when it speaks ``style`` exactly (:func:`native_style`);
+    None when it does not apply or the template refuses the conversation
     (the caller then renders the style's own messages). ``prefix`` (the style's generation prefix) is
     appended unless the template's generation prompt already ends with it (Functionary v3.2's ``>>>``)."""
-    if not own_template or style is None or style == UNKNOWN_STYLE or detect_style(own_template) != style:
+    if not own_template or style is None or native_style(own_template) != style:
         return None
     try:
         prompt = render_native(own_template, messages, tools, bos, eos)

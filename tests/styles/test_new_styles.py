@@ -25,7 +25,8 @@ from toolproxy.styles.mistral import mistral_id
 from toolproxy.styles.pyliteral import PyLiteralGrammar, python_literal
 
 NEW_STYLES = [
-    "llama3", "mistral", "functionary_v3.1", "functionary_v3.2", "xlam", "pythonic", "generic", "short", "long",
+    "llama3", "mistral", "mistral_v11",
+    "functionary_v3.1", "functionary_v3.2", "xlam", "pythonic", "generic", "short", "long",
     "deepseek",
 ]
 
@@ -110,6 +111,12 @@ GOLDEN["deepseek"] = [
     ("assistant", "Paris 21C, Rome 25C."),
     *TAIL,
 ]
+GOLDEN["mistral_v11"] = [  # the first user turn (tools + system text + question) is checked below
+    ("assistant", '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}[TOOL_CALLS]get_weather[ARGS]{"city": "Rome"}'),
+    ("user", "[TOOL_RESULTS]21C[/TOOL_RESULTS][TOOL_RESULTS]25C[/TOOL_RESULTS]"),
+    ("assistant", "Paris 21C, Rome 25C."),
+    *TAIL,
+]
 for _inserts in ("short", "long"):
     GOLDEN[_inserts] = [
         *RESULTS,
@@ -133,7 +140,7 @@ def test_golden_rendering(name: str) -> None:
     turns = get_style(name).prepare_messages(CONVERSATION, [WEATHER], CallPolicy("auto"))
     expected = GOLDEN[name]
     assert [(t["role"], t["content"]) for t in turns[-len(expected) :]] == expected
-    assert turns[0]["role"] == "system"
+    assert turns[0]["role"] == ("user" if name == "mistral_v11" else "system")  # Mistral: no system role
     assert "get_weather" in turns[0]["content"] and "Be brief." in turns[0]["content"]
     assert {t["role"] for t in turns} <= {"system", "user", "assistant"}
 
@@ -316,8 +323,11 @@ def test_python_literal_grammar_is_sound(oracle: Oracle) -> None:
         assert not oracle.accepts(gbnf, bad), bad
     b = GrammarBuilder()
     gbnf = b.build(PyLiteralGrammar(b).value({"type": "string"}, "s", ""))
-    for bad in ["'x'", '"a\\u0041"', '"a\nb"', '"unterminated']:
+    for bad in ["'x\"", '"a\\u0041"', '"a\nb"', '"unterminated', "'it's'"]:
         assert not oracle.accepts(gbnf, bad), bad
+    for good in ["'single'", "'it\\'s'", '"it\'s"']:
+        assert oracle.accepts(gbnf, good), good
+        assert isinstance(ast.literal_eval(good), str)
 
 
 @pytest.mark.parametrize(

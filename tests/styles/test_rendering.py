@@ -116,7 +116,7 @@ def test_multi_turn_rendering(name: str) -> None:
     if name == "mixtral":  # user/assistant alternation, starting with the user
         assert roles[0] == "user"
         assert all(a != b for a, b in itertools.pairwise(roles))
-        assert "Weather in Paris and Rome?" in turns[0]["content"]
+        assert any("Weather in Paris and Rome?" in t["content"] for t in turns if t["role"] == "user")
 
 
 @pytest.mark.parametrize("name", style_names())

@@ -15,6 +15,7 @@ STYLES: dict[str, str] = {
     # issue 4: one style per model family
     "llama3": "toolproxy.styles.llama3:Llama3",
     "mistral": "toolproxy.styles.mistral:Mistral",
+    "mistral_v11": "toolproxy.styles.mistral:MistralV11",
     "functionary_v3.1": "toolproxy.styles.functionary_v3:FunctionaryV31",
     "functionary_v3.2": "toolproxy.styles.functionary_v3:FunctionaryV32",
     "xlam": "toolproxy.styles.xlam:Xlam",

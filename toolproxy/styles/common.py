@@ -127,8 +127,9 @@ EXAMPLE_CALL = Call("get_weather", {"city": "Paris"})
 
 
 def wants_example(messages: list[ChatMessage], tools: list[ToolSpec], policy: CallPolicy) -> bool:
-    """A one-shot example helps when tools are offered and the conversation has no call to imitate yet."""
-    return bool(tools) and policy.mode != "none" and not any(m.tool_calls for m in messages)
+    """A one-shot example helps small models whenever tools are offered. It does not depend on the history,
+    so a follow-up turn keeps the first turn's prompt as its exact prefix (llama.cpp's prompt cache reuses it)."""
+    return bool(tools) and policy.mode != "none"
 
 
 class TurnWriter:

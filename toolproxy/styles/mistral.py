@@ -1,5 +1,6 @@
-"""Mistral (Nemo, Small 3.x, Devstral, Ministral) style:
-``[TOOL_CALLS][{"name": ..., "arguments": {...}, "id": "a1B2c3D4e"}]``.
+"""Mistral styles. ``mistral`` (Mistral Nemo, tokenizer v3):
+``[TOOL_CALLS][{"name": ..., "arguments": {...}, "id": "a1B2c3D4e"}]``; ``mistral_v11`` (Mistral Small 3.2,
+Devstral, Ministral 3, Magistral): ``[TOOL_CALLS]NAME[ARGS]{...}`` per call (:class:`MistralV11`).
 
 Mistral's templates demand tool call ids of exactly 9 alphanumeric characters; the ids OpenAI clients send
 (``call_...``) are mapped to such ids (:func:`mistral_id`, deterministic, so a call and its result keep
@@ -17,7 +18,7 @@ import string
 from typing import ClassVar
 
 from toolproxy.grammar import GrammarBuilder, gbnf_literal
-from toolproxy.parsing.format import JsonBody, OutputFormat, Region
+from toolproxy.parsing.format import JsonBody, NamedCallBody, OutputFormat, Region
 from toolproxy.protocol import ChatMessage
 from toolproxy.styles.base import CallPolicy, Style, ToolSpec
 from toolproxy.styles.common import (
@@ -56,23 +57,21 @@ def _ids(message: ChatMessage) -> list[str]:
 
 class Mistral(Style):
     name: ClassVar[str] = "mistral"
-    description: ClassVar[str] = "[TOOL_CALLS][{name, arguments, id}] with 9-character ids (Mistral/Devstral)"
+    description: ClassVar[str] = "[TOOL_CALLS][{name, arguments, id}] with 9-character ids (Mistral Nemo)"
 
     def prepare_messages(self, messages: list[ChatMessage], tools: list[ToolSpec], policy: CallPolicy) -> list[Message]:
         def assistant(text: str, calls: list[Call], message: ChatMessage) -> str:
             if not calls:
                 return text
             ids = _ids(message) if message.tool_calls else [mistral_id(f"example-{i}") for i in range(len(calls))]
-            listed = [{"name": c.name, "arguments": c.arguments, "id": i} for c, i in zip(calls, ids, strict=True)]
-            return (f"{text}\n" if text else "") + MARKER + dumps(listed)
+            return self._calls_text(text, calls, ids)
 
         results = {tc.id: tc.function.name for m in messages for tc in m.tool_calls or [] if tc.id}
         pending = iter([m.tool_call_id for m in messages if m.role in ("tool", "function")])
 
         def tool(name: str, content: str) -> str:
             call_id = next(pending, None)
-            body = {"call_id": mistral_id(call_id), "content": content} if call_id in results else {"content": content}
-            return f"[TOOL_RESULTS]{dumps(body)}[/TOOL_RESULTS]"
+            return self._result_text(mistral_id(call_id) if call_id in results else None, content)
 
         parts: list[str] = []
         if tools and policy.mode != "none":
@@ -91,6 +90,16 @@ class Mistral(Style):
         if parts:
             turns.insert(0, {"role": "user", "content": "\n\n".join(parts)})
         return fold_user_turns(turns)
+
+    @staticmethod
+    def _calls_text(text: str, calls: list[Call], ids: list[str]) -> str:
+        listed = [{"name": c.name, "arguments": c.arguments, "id": i} for c, i in zip(calls, ids, strict=True)]
+        return (f"{text}\n" if text else "") + MARKER + dumps(listed)
+
+    @staticmethod
+    def _result_text(call_id: str | None, content: str) -> str:
+        body = {"call_id": call_id, "content": content} if call_id else {"content": content}
+        return f"[TOOL_RESULTS]{dumps(body)}[/TOOL_RESULTS]"
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
         b = GrammarBuilder()
@@ -114,3 +123,42 @@ class Mistral(Style):
 
     def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
         return FORMAT
+
+
+ARGS = "[ARGS]"
+
+
+class MistralV11(Mistral):
+    """Mistral's tokenizer v11+ format (Mistral Small 3.2, Devstral, Ministral 3, Magistral):
+    ``[TOOL_CALLS]NAME[ARGS]{json}`` per call (no ids in the output), results ``[TOOL_RESULTS]...[/TOOL_RESULTS]``.
+    Grammar: ``auto`` = text, then optionally the calls; ``required`` = the calls; ``none`` = text;
+    ``parallel`` false = one call."""
+
+    name: ClassVar[str] = "mistral_v11"
+    description: ClassVar[str] = "[TOOL_CALLS]NAME[ARGS]{json} (Mistral Small 3.2, Devstral, Ministral 3)"
+
+    @staticmethod
+    def _calls_text(text: str, calls: list[Call], ids: list[str]) -> str:
+        return text + "".join(f"{MARKER}{c.name}{ARGS}{c.arguments_json}" for c in calls)
+
+    @staticmethod
+    def _result_text(call_id: str | None, content: str) -> str:
+        return f"[TOOL_RESULTS]{content}[/TOOL_RESULTS]"
+
+    def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
+        b = GrammarBuilder()
+        text = text_excluding(b, "text", [MARKER])
+        if policy.mode == "none" or not tools:
+            return b.build(text)
+        alternatives = [f"{gbnf_literal(MARKER + t.name + ARGS)} {args_rule(b, t)}" for t in tools]
+        call = b.add_rule("call", " | ".join(alternatives))
+        calls = b.add_rule("calls", f"{call} ( {call} )*") if policy.parallel else call
+        if policy.mode == "required":
+            return b.build(calls)
+        return b.build(f"{text} {calls}?")
+
+    def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
+        return V11_FORMAT
+
+
+V11_FORMAT = OutputFormat(regions=(Region(MARKER, NamedCallBody(ARGS)),))

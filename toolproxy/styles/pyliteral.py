@@ -3,7 +3,8 @@
 Every admitted text is an :func:`ast.literal_eval`-able literal whose JSON form (``None`` -> null,
 ``True`` -> true, tuples never produced) is valid for the schema:
 
-- strings: double-quoted, any character but ``"``, ``\\`` and control characters, escapes ``\\\\ \\" \\'
+- strings: double- or single-quoted (LFM2.5 writes ``'Paris'``), any character but the quote, ``\\`` and control
+  characters, escapes ``\\\\ \\" \\'
   \\n \\r \\t`` only (no ``\\u``/``\\x``: no lone surrogates); enum/const values are written exactly;
 - integers ``-?(0|[1-9][0-9]*)`` (Python refuses leading zeros too), numbers with a bounded exponent
   (always finite), ``True``/``False``/``None``;
@@ -32,7 +33,8 @@ _SUPPORTED = frozenset({"type", "properties", "required", "items", "enum", "cons
 
 _BASE = {
     "py-ws": "[ ]?",
-    "py-string": '"\\"" ( [^"\\\\\\x00-\\x1f] | "\\\\" ["\\\\\'nrt] )* "\\""',
+    "py-string": '"\\"" ( [^"\\\\\\x00-\\x1f] | "\\\\" ["\\\\\'nrt] )* "\\"" '
+    '| "\'" ( [^\'\\\\\\x00-\\x1f] | "\\\\" ["\\\\\'nrt] )* "\'"',
     "py-int": '"-"? ( "0" | [1-9] [0-9]{0,15} )',
     "py-number": 'py-int ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,2} )?',
     "py-bool": '"True" | "False"',
