@@ -5,6 +5,7 @@ Knows nothing of HTTP. Streaming and non-streaming run the same pipeline; non-st
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -172,6 +173,7 @@ class ChatService:
         compile_started = time.perf_counter()
         response_grammar = _response_format_grammar(request)
         relaxed: dict[str, dict[str, Any]] = {}
+        triggers: tuple[str, ...] = ()
         if policy.mode == "none" or not tools:
             use_style = bool(tools) or _history_has_calls(request.messages)
             messages = (
@@ -190,6 +192,10 @@ class ChatService:
         else:
             messages = style.prepare_messages(request.messages, tools, policy)
             grammar, relaxed = _style_grammar(style, tools, policy)
+            if policy.mode == "auto" and self._backend.prefers_lazy_grammar:  # llama-server: free text until a marker
+                lazy = style.lazy_grammar(_relaxed_tools(tools, relaxed), policy)
+                if lazy is not None:
+                    grammar, triggers = lazy.grammar, lazy.triggers
             fmt = style.output_format(tools)
             prefix = style.generation_prefix(tools, policy)
             used_style = style.name
@@ -209,7 +215,7 @@ class ChatService:
         )
         prompt = native if native is not None else self._render(messages) + prefix
         # reasoning models: the grammar lets the model think first; an opened <think> is scanned as such
-        thinking = think_mode(prompt, self._own_template) if not prefix else None
+        thinking = think_mode(prompt, self._own_template) if not prefix and not triggers else None
         if thinking is not None:
             grammar = with_thinking(grammar, thinking) if grammar is not None else None
             prefix = scan_prefix(thinking)
@@ -223,6 +229,8 @@ class ChatService:
             stop=request.stop,
             seed=request.seed,
         )
+        if triggers:
+            generation = dataclasses.replace(generation, grammar_triggers=triggers)
         if self._settings.log_content:
             log.info("prompt: %r grammar: %r", prompt, grammar)
         return Plan(
@@ -445,6 +453,10 @@ def _style_grammar(
                 ToolSpec(t.name, t.description, {"type": "object"}) if t.name in relaxed else t for t in current
             ]
     raise InvalidRequest("tool schemas not supported", param="tools")
+
+
+def _relaxed_tools(tools: list[ToolSpec], relaxed: dict[str, dict[str, Any]]) -> list[ToolSpec]:
+    return [ToolSpec(t.name, t.description, {"type": "object"}) if t.name in relaxed else t for t in tools]
 
 
 def _find_refused(tools: list[ToolSpec], relaxed: dict[str, dict[str, Any]]) -> ToolSpec | None:

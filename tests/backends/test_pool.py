@@ -214,3 +214,20 @@ def test_proxy_two_upstreams_one_dead(fakes: list[tuple[FakeUpstream, str]]) -> 
             assert response.status_code == 200
             assert "error" not in response.text
     assert len(fake_a.bodies) == 6
+
+
+@pytest.mark.parametrize(("style", "trigger"), [("hermes", "<tool_call>"), ("mixtral", "[TOOL_CALLS]")])
+def test_auto_sends_a_lazy_grammar_required_a_strict_one(
+    fakes: list[tuple[FakeUpstream, str]], proxied: tuple[str, FakeUpstream], style: str, trigger: str
+) -> None:
+    """tool_choice auto: free text until the call marker (llama.cpp's lazy grammar, the grammar starting at
+    the trigger); required: the full grammar, not lazy."""
+    url, fake = proxied
+    fake.bodies.clear()
+    assert _chat(url, tool_choice="auto", style=style).status_code == 200
+    body = fake.bodies[-1]
+    assert body["grammar_lazy"] is True
+    assert [t["value"] for t in body["grammar_triggers"]] == [trigger]
+    assert body["grammar"].startswith("root ::=") and trigger.replace("[", "").replace("]", "")[:4] in body["grammar"]
+    assert _chat(url, tool_choice="required", style=style).status_code == 200
+    assert "grammar_lazy" not in fake.bodies[-1] and fake.bodies[-1]["grammar"]

@@ -57,6 +57,10 @@ class ModelInfo:
 class Backend(abc.ABC):
     """One model behind toolproxy."""
 
+    #: llama-server style lazy grammars: in ``tool_choice: auto`` the text is left free until a trigger word
+    #: (``GenerationRequest.grammar_triggers``) and only the call from the trigger on is constrained.
+    prefers_lazy_grammar: bool = False
+
     @abc.abstractmethod
     def info(self) -> ModelInfo: ...
 

@@ -59,6 +59,7 @@ class ServerFacts:
 
 
 class LlamaServerBackend(Backend):
+    prefers_lazy_grammar = True  # llama-server supports grammar_lazy + grammar_triggers
     """One llama-server. Build it with :func:`connect` (waits for readiness, reads ``/props``)."""
 
     def __init__(self, url: str, facts: ServerFacts, *, timeouts: Timeouts | None = None,

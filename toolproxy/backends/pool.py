@@ -37,6 +37,8 @@ class Upstream(Protocol):
     @property
     def url(self) -> str: ...
 
+    prefers_lazy_grammar: bool
+
     def info(self) -> ModelInfo: ...
 
     def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]: ...
@@ -95,6 +97,7 @@ class UpstreamPool(Backend):
         if not upstreams:
             raise ValueError("a pool needs at least one upstream")
         self.members = [Member(u) for u in upstreams]
+        self.prefers_lazy_grammar = all(u.prefers_lazy_grammar for u in upstreams)
         self._health_interval = health_interval
         self._slack = affinity_slack
         self._index = PrefixIndex(chunk_chars=chunk_chars, max_entries=max_prefix_entries)
@@ -103,6 +106,7 @@ class UpstreamPool(Backend):
 
     def info(self) -> ModelInfo:
         return self.members[0].upstream.info()
+
 
     # ------------------------------------------------------------------ choosing
 

@@ -36,6 +36,15 @@ class CallPolicy:
     parallel: bool = True
 
 
+@dataclass(frozen=True)
+class LazyGrammar:
+    """For backends with lazy grammars (llama-server): ``grammar`` constrains the output from the first
+    ``triggers`` word on (the grammar's text starts with the trigger); what comes before is free text."""
+
+    grammar: str
+    triggers: tuple[str, ...]
+
+
 class Style(abc.ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
@@ -52,6 +61,11 @@ class Style(abc.ABC):
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
         """GBNF forcing the model's output into this style's exact shape under ``policy``;
         None means unconstrained."""
+
+    def lazy_grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> LazyGrammar | None:
+        """The ``auto`` grammar as a lazy grammar (free text until a call marker), or None when this style's
+        output has no marker to trigger on (then the full grammar is used)."""
+        return None
 
     def generation_prefix(self, tools: list[ToolSpec], policy: CallPolicy) -> str:
         """Text appended to the prompt after the generation prompt; it counts as the start of the

@@ -17,7 +17,7 @@ from typing import ClassVar
 from toolproxy.grammar import GrammarBuilder, gbnf_literal
 from toolproxy.parsing.format import JsonBody, OutputFormat, Region
 from toolproxy.protocol import ChatMessage
-from toolproxy.styles.base import CallPolicy, Style, ToolSpec
+from toolproxy.styles.base import CallPolicy, LazyGrammar, Style, ToolSpec
 from toolproxy.styles.common import (
     Call,
     Message,
@@ -70,6 +70,15 @@ class Hermes(Style):
         if policy.mode == "required":
             return b.build(f"{calls} {ws}")
         return b.build(f"{text_excluding(b, 'text', [OPEN])} ( {calls} {ws} )?")
+
+    def lazy_grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> LazyGrammar | None:
+        if policy.mode != "auto" or not tools:
+            return None
+        b = GrammarBuilder()
+        ws = b.fragment("ws")
+        block = b.add_rule("tool-call-block", f"{gbnf_literal(OPEN)} {ws} {json_call_rule(b, tools)} {ws} "
+                                              f"{gbnf_literal(CLOSE)}")
+        return LazyGrammar(b.build(f"{repeat(b, 'tool-calls', block, ws, many=policy.parallel)} {ws}"), (OPEN,))
 
     def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
         return OutputFormat(regions=(Region(OPEN, JsonBody(), end=CLOSE),))

@@ -15,7 +15,7 @@ from typing import ClassVar
 from toolproxy.grammar import GrammarBuilder, gbnf_literal
 from toolproxy.parsing.format import JsonBody, OutputFormat, Region
 from toolproxy.protocol import ChatMessage
-from toolproxy.styles.base import CallPolicy, Style, ToolSpec
+from toolproxy.styles.base import CallPolicy, LazyGrammar, Style, ToolSpec
 from toolproxy.styles.common import (
     Call,
     Message,
@@ -70,6 +70,15 @@ class Mixtral(Style):
         if policy.mode == "required":
             return b.build(calls)
         return b.build(f"{text_excluding(b, 'text', [MARKER])} | {calls}")
+
+    def lazy_grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> LazyGrammar | None:
+        if policy.mode != "auto" or not tools:
+            return None
+        b = GrammarBuilder()
+        ws = b.fragment("ws")
+        call = json_call_rule(b, tools, escaped_underscores=True)
+        more = f' ( {ws} "," {ws} {call} )*' if policy.parallel else ""
+        return LazyGrammar(b.build(f'{gbnf_literal(MARKER)} {ws} "[" {ws} {call}{more} {ws} "]"'), (MARKER,))
 
     def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
         return OutputFormat(regions=(Region(MARKER, JsonBody(rules=((("*",), "call"),))),))
