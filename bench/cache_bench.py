@@ -61,7 +61,7 @@ def toolset(extra: int) -> list[dict[str, Any]]:
 
 
 def run(base: str, members: list[LlamaServerBackend], turns: int, first_choice: str,
-        tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        tools: list[dict[str, Any]], always_follow_up: bool = False) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": "You are a helpful assistant with tools. Answer briefly."},
         {"role": "user", "content": "What is the weather in Paris?"},
@@ -87,7 +87,9 @@ def run(base: str, members: list[LlamaServerBackend], turns: int, first_choice: 
         for call in message.get("tool_calls") or []:
             result = {"temperature": 18, "unit": "celsius"} if call["function"]["name"] == "get_weather" else "21:04"
             messages.append({"role": "tool", "tool_call_id": call["id"], "content": json.dumps(result)})
-        messages.append({"role": "user", "content": FOLLOW_UPS[turn % len(FOLLOW_UPS)]})
+        rows[-1]["calls"] = len(message.get("tool_calls") or [])
+        if always_follow_up or not message.get("tool_calls"):  # agent-loop shape: results go straight back
+            messages.append({"role": "user", "content": FOLLOW_UPS[turn % len(FOLLOW_UPS)]})
     return rows
 
 
@@ -102,6 +104,9 @@ def main() -> int:
                         help="tool_choice of the first turn (later turns: auto); a different policy changes the "
                              "style's instructions, hence the prompt prefix")
     parser.add_argument("--extra-tools", type=int, default=0, help="offer this many more tools")
+    parser.add_argument("--always-follow-up", action="store_true",
+                        help="add a user question after every turn (default: only after a text answer; after "
+                             "tool calls the results go straight back, as in an agent loop)")
     parser.add_argument("--llama-args", default="--parallel 2 --no-repack --swa-full",
                         help="extra llama-server arguments (--swa-full: Gemma 3 uses sliding-window attention, whose "
                              "default cache cannot be cut back to a shared prefix)")
@@ -116,11 +121,12 @@ def main() -> int:
         backend = UpstreamPool(members, health_interval=0) if len(members) > 1 else members[0]
         settings = Settings(style=args.style, default_max_tokens=48)
         base = stack.enter_context(running_server(create_app(settings, backend_factory=lambda _: backend)))
-        rows = run(base, members, args.turns, args.first_tool_choice, toolset(args.extra_tools))
-    print(f"{'turn':>4} {'replica':<24} {'cache_n':>7} {'prompt_n':>8} {'cached':>7} {'seconds':>7}")
+        rows = run(base, members, args.turns, args.first_tool_choice, toolset(args.extra_tools),
+                   args.always_follow_up)
+    print(f"{'turn':>4} {'replica':<24} {'cache_n':>7} {'prompt_n':>8} {'cached':>7} {'seconds':>7} {'calls':>5}")
     for row in rows:
         print(f"{row['turn']:>4} {row['replica']:<24} {row['cache_n']:>7} {row['prompt_n']:>8} "
-              f"{row['cached_share']:>7.1%} {row['seconds']:>7.2f}")
+              f"{row['cached_share']:>7.1%} {row['seconds']:>7.2f} {row['calls']:>5}")
     later = rows[1:]
     worst = min((r["cached_share"] for r in later), default=0.0)
     print(f"\nsecond turn cached share: {rows[1]['cached_share']:.1%} (target >= 90%); "

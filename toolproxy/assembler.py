@@ -46,6 +46,14 @@ class Assembler:
         self._held: dict[int, _Held] = {}
         self._next = 0
         self.problems: list[str] = []
+        self.call_ids: list[str] = []  # ids issued, in output order
+        self._names: list[str] = []
+        self._args: list[list[str]] = []
+
+    @property
+    def calls(self) -> list[tuple[str, str]]:
+        """(name, arguments) of the calls emitted so far, in output order."""
+        return [(self._names[i], "".join(self._args[i])) for i in range(self._next)]
 
     @property
     def calls_emitted(self) -> int:
@@ -83,6 +91,7 @@ class Assembler:
             if event.index not in self._out_index or not event.text:
                 return []
             out = self._out_index[event.index]
+            self._args[out].append(event.text)
             return [Delta(tool_calls=[DeltaToolCall(index=out, function=DeltaFunctionCall(arguments=event.text))])]
         if isinstance(event, CallEnd) and event.index in self._held:
             return self._release(event.index)
@@ -92,11 +101,14 @@ class Assembler:
         out = self._next
         self._next += 1
         self._out_index[index] = out
+        self.call_ids.append(new_call_id())
+        self._names.append(name)
+        self._args.append([])
         return Delta(
             tool_calls=[
                 DeltaToolCall(
                     index=out,
-                    id=new_call_id(),
+                    id=self.call_ids[-1],
                     type="function",
                     function=DeltaFunctionCall(name=name, arguments=""),
                 )
@@ -112,6 +124,7 @@ class Assembler:
             return [Delta(content=_as_text(held.name, text))]
         start = self._start(index, held.name)
         out = self._out_index[index]
+        self._args[out].append(text)
         args = Delta(tool_calls=[DeltaToolCall(index=out, function=DeltaFunctionCall(arguments=text))])
         return [start, args]
 

@@ -46,6 +46,7 @@ from toolproxy.styles.base import CallPolicy, Style, ToolSpec
 from toolproxy.styles.common import tool_dicts
 from toolproxy.templating import fallback_template, render_chat
 from toolproxy.tool_schema import normalize_parameters, normalize_schema
+from toolproxy.turn_memory import TurnMemory
 
 log = logging.getLogger("toolproxy.service")
 
@@ -72,6 +73,7 @@ class ChatService:
         self._settings = settings
         self._observer: ServiceObserver = observer or NullObserver()  # metrics (issue 9)
         self._info = backend.info()
+        self._memory = TurnMemory()  # raw text of our answers with calls, replayed in follow-up prompts
         self._template = self._load_template()
         # issue 4: the model's own template (or --chat-template), None when only the fallback is there; the
         # default style is --style, else the one detected from that template (hermes without a template)
@@ -177,7 +179,7 @@ class ChatService:
         if policy.mode == "none" or not tools:
             use_style = bool(tools) or _history_has_calls(request.messages)
             messages = (
-                style.prepare_messages(request.messages, tools, CallPolicy("none"))
+                style.prepare_messages(self._memory.replay(request.messages), tools, CallPolicy("none"))
                 if use_style
                 else _plain_messages(request.messages)
             )
@@ -190,7 +192,7 @@ class ChatService:
                 fmt = style.output_format(tools)
                 prefix = style.generation_prefix(tools, CallPolicy("none"))
         else:
-            messages = style.prepare_messages(request.messages, tools, policy)
+            messages = style.prepare_messages(self._memory.replay(request.messages), tools, policy)
             grammar, relaxed = _style_grammar(style, tools, policy)
             if policy.mode == "auto" and self._backend.prefers_lazy_grammar:  # llama-server: free text until a marker
                 lazy = style.lazy_grammar(_relaxed_tools(tools, relaxed), policy)
@@ -335,6 +337,8 @@ class ChatService:
         finish: FinishReason = done.finish_reason
         if assembler.calls_emitted and finish == "stop":
             finish = "tool_calls"
+            if not problems and not scanner.dropped_duplicates:  # only answers the client got in full
+                self._memory.remember(assembler.call_ids, "".join(raw).strip(), assembler.calls)
         yield finish, _usage(done)
 
     def _stopped_early(self, plan: Plan, generated: str) -> GenerationDone:

@@ -172,7 +172,8 @@ class TurnWriter:
                 continue
             tool_turn = False
             if message.role == "assistant":
-                content = self._assistant(message.text(), calls_of(message), message)
+                raw = getattr(message, "raw_output", None)  # the model's own text, replayed (see turn_memory)
+                content = raw if isinstance(raw, str) else self._assistant(message.text(), calls_of(message), message)
                 out.append({"role": "assistant", "content": content})
             else:
                 out.append({"role": "user", "content": message.text()})
