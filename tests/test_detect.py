@@ -41,6 +41,8 @@ EXPECTED: dict[str, str] = {
     "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B": "deepseek",
     "deepseek-ai-DeepSeek-R1-Distill-Llama-8B": "deepseek",
     "llama-cpp-deepseek-r1": "deepseek",
+    "unsloth-Apriel-1.5": "apriel",
+    "Apriel-1.6-15b-Thinker-fixed": "apriel",
     "google-gemma-2-2b-it": UNKNOWN_STYLE,
     "microsoft-Phi-3.5-mini-instruct": UNKNOWN_STYLE,
 }

@@ -39,11 +39,11 @@ RULES: tuple[Rule, ...] = (
     Rule("pythonic", ("<|tool_call_start|>",), "LFM2.5"),
     Rule("pythonic", ("<|tool_list_start|>",), "LFM2 (calls in the content)", exact=False),
     Rule("pythonic", ("[func_name1(",), "Llama 4 / BFCL prompt"),
+    Rule("apriel", ("<tool_calls>[",), "Apriel 1.5 / 1.6"),
     Rule("xlam", ("[BEGIN OF AVAILABLE TOOLS]",), "xLAM"),
     Rule("hermes", ("<tool_call>", "<parameter="), "Qwen3-Coder / Qwen3.5 / Nemotron 3 (XML arguments)", exact=False),
     Rule("hermes", ("<tool_call>", "<arg_key>"), "GLM 4.5+ / Ling / Laguna (XML arguments)", exact=False),
     Rule("hermes", ("<tool_call>", "<invoke name="), "MiniMax M2+ (XML invoke)", exact=False),
-    Rule("hermes", ("<tool_call>", "<tool_calls>"), "Apriel (JSON list in <tool_calls>)", exact=False),
     Rule("hermes", ("<tool_call>",), "Hermes / Qwen 2.5-3 / Granite 4 / ..."),
 )
 

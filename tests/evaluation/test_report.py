@@ -27,6 +27,7 @@ def _records() -> list[Record]:
         _record("b", "irrelevance", "i1", False, malformed=True),
         _record("b", "simple_python", "s9", True),  # not in the plan: ignored
         _record("a", "simple_python", "s1", False, model="other"),  # another model: ignored
+        _record("b", "irrelevance", "i1", False, malformed=True),  # answered twice: counted once
     ]
 
 

@@ -27,7 +27,7 @@ from toolproxy.styles.pyliteral import PyLiteralGrammar, python_literal
 NEW_STYLES = [
     "llama3", "mistral", "mistral_v11",
     "functionary_v3.1", "functionary_v3.2", "xlam", "pythonic", "generic", "short", "long",
-    "deepseek",
+    "deepseek", "apriel",
 ]
 
 RESULTS = [("user", "Weather in Paris and Rome?")]
@@ -117,6 +117,17 @@ GOLDEN["mistral_v11"] = [  # the first user turn (tools + system text + question
     ("assistant", "Paris 21C, Rome 25C."),
     *TAIL,
 ]
+GOLDEN["apriel"] = [
+    *RESULTS,
+    (
+        "assistant",
+        '<tool_calls>[{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "c1"}, '
+        '{"name": "get_weather", "arguments": {"city": "Rome"}, "id": "c2"}]</tool_calls>',
+    ),
+    ("user", "<tool_result>\n21C\n</tool_result>\n<tool_result>\n25C\n</tool_result>"),
+    ("assistant", "Paris 21C, Rome 25C."),
+    *TAIL,
+]
 for _inserts in ("short", "long"):
     GOLDEN[_inserts] = [
         *RESULTS,
@@ -150,11 +161,11 @@ def test_mistral_ids_and_alternation() -> None:
     roles = [t["role"] for t in turns]
     assert roles[0] == "user" and all(a != b for a, b in itertools.pairwise(roles))
     assert "[AVAILABLE_TOOLS]" in turns[0]["content"] and "Be brief." in turns[0]["content"]
-    calls = json.loads(turns[1]["content"].removeprefix("[TOOL_CALLS]"))
+    calls = json.loads(turns[-4]["content"].removeprefix("[TOOL_CALLS]"))
     ids = [c["id"] for c in calls]
     assert ids == [mistral_id("c1"), mistral_id("c2")]
     assert all(len(i) == 9 and i.isalnum() for i in ids) and ids[0] != ids[1]
-    assert f'"call_id": "{ids[0]}"' in turns[2]["content"] and f'"call_id": "{ids[1]}"' in turns[2]["content"]
+    assert f'"call_id": "{ids[0]}"' in turns[-3]["content"] and f'"call_id": "{ids[1]}"' in turns[-3]["content"]
     assert mistral_id("abcDEF123") == "abcDEF123"
 
 

@@ -54,8 +54,9 @@ def summarize(records: Iterable[Record], *, model: str, styles: list[str], plan:
               meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """The results JSON for ``model``: only records of the planned (category -> ids) questions and styles count."""
     planned = {(c, i) for c, ids in plan.items() for i in ids}
+    latest = {r.key: r for r in records}  # a question answered twice (two runs sharing --out) counts once
     by_cell: dict[tuple[str, str], list[Record]] = {}
-    for r in records:
+    for r in latest.values():
         if r.model == model and r.style in styles and (r.category, r.id) in planned:
             by_cell.setdefault((r.style, r.category), []).append(r)
     categories = list(plan)

@@ -24,6 +24,7 @@ STYLES: dict[str, str] = {
     "short": "toolproxy.styles.inserts:Short",
     "long": "toolproxy.styles.inserts:Long",
     "deepseek": "toolproxy.styles.deepseek:DeepSeek",
+    "apriel": "toolproxy.styles.apriel:Apriel",
 }
 
 
