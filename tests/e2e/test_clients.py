@@ -153,7 +153,8 @@ def test_llamaindex_streaming(embedded_url: str) -> None:
     tool = FunctionTool.from_defaults(fn=get_weather)
     last = None
     pieces = 0
-    for last in llm.stream_chat_with_tools([tool], user_msg=QUESTION, tool_required=True):
+    for response in llm.stream_chat_with_tools([tool], user_msg=QUESTION, tool_required=True):
+        last = response
         pieces += 1
     assert last is not None and pieces > 1  # arrived incrementally
     calls = llm.get_tool_calls_from_response(last, error_on_no_tool_call=True)
