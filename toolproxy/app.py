@@ -5,15 +5,13 @@ No business logic here: everything is delegated to :class:`toolproxy.service.Cha
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -115,7 +113,7 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
                 yield {"data": "[DONE]"}
 
             return EventSourceResponse(events(), ping=15)
-        completion = await _unless_disconnected(request, service.chat(body))
+        completion = await service.chat(body)
         payload = completion.model_dump(exclude_none=True)
         for choice in payload["choices"]:
             choice["message"].setdefault("content", None)
@@ -126,7 +124,7 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
     async def completions(body: CompletionRequest, request: Request) -> Response:
         service = _service(request)
         if not body.stream:
-            return JSONResponse((await _unless_disconnected(request, service.completion(body))).model_dump())
+            return JSONResponse((await service.completion(body)).model_dump())
         generation = service.completion_stream_request(body)
         cid = "cmpl-" + uuid.uuid4().hex[:24]
 
@@ -154,33 +152,6 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
         return EventSourceResponse(events(), ping=15)
 
     return app
-
-
-_T = TypeVar("_T")
-
-
-class ClientGone(Exception):
-    """The client closed the connection before its (non-streaming) answer was ready."""
-
-
-async def _unless_disconnected(request: Request, work: Coroutine[Any, Any, _T], poll: float = 0.25) -> _T:
-    """Run ``work`` but cancel it as soon as the client disconnects, so a dead request does not keep the
-    model busy (the generation loop stops within a token and the next queued request starts)."""
-    task = asyncio.ensure_future(work)
-    try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=poll)
-            if done:
-                return task.result()
-            if await request.is_disconnected():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-                log.info("client disconnected; generation cancelled")
-                raise ClientGone()
-    finally:
-        if not task.done():
-            task.cancel()
 
 
 def _service(request: Request) -> ChatService:
@@ -242,10 +213,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         error.status_code = exc.status_code
         error.error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
         return _error_response(error)
-
-    @app.exception_handler(ClientGone)
-    async def on_client_gone(_: Request, exc: ClientGone) -> Response:
-        return Response(status_code=499)  # nobody is listening; nginx's "client closed request"
 
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
