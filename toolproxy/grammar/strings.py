@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from toolproxy.errors import UnsupportedSchema
 from toolproxy.grammar.facts import Fact
 from toolproxy.grammar.gbnf import char_class, gbnf_literal
+from toolproxy.grammar.regex_emit import REPETITION_LIMIT
 
 if TYPE_CHECKING:
     from toolproxy.grammar.emit import Emitter
@@ -107,6 +109,13 @@ def _lengths_redundant(f: Fact) -> bool | None:
 
 
 def length_repeat(item: str, lo: int, hi: int | None) -> str:
+    """``item`` repeated lo..hi times. Counts beyond llama.cpp's repetition limit (2000 rules; a larger upper
+    bound is silently read as unbounded, a larger lower bound refused) are split into nested exact blocks."""
+    weight = max(1, _synthesised_rules(item)) if item.startswith("(") else 1
+    if weight * max(lo, hi or 0) > REPETITION_LIMIT:
+        head = _exactly(item, lo, weight)
+        tail = f"{item}*" if hi is None else _up_to(item, hi - lo, weight)
+        return " ".join(part for part in (head, tail) if part)
     if hi is None:
         return f"{item}*" if lo == 0 else (f"{item}+" if lo == 1 else f"{item}{{{lo},}}")
     if lo == hi:
@@ -209,3 +218,52 @@ def excluding(em: Emitter, names: list[str], lo: int, hi: int | None) -> str | N
 
     body = node(())
     return None if body is None else f'"\\"" ( {body} )'
+
+
+def _synthesised_rules(text: str) -> int:
+    """How many rules llama.cpp synthesises while parsing ``text`` (groups and quantifiers), outside literals
+    and character classes: the ``n_prev_rules`` its repetition limit multiplies."""
+    count, i, n = 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "\"[":
+            close = '"' if c == '"' else "]"
+            i += 1
+            while i < n and text[i] != close:
+                i += 2 if text[i] == "\\" else 1
+        elif c == "(" or c in "*+?":
+            count += 1
+        elif c == "{":
+            end = text.index("}", i)
+            lo_text, _, hi_text = text[i + 1 : end].partition(",")
+            if "," in text[i + 1 : end]:
+                count += 1 if not hi_text.strip() else int(hi_text) - int(lo_text)
+            i = end
+        i += 1
+    return count
+
+
+def _exactly(item: str, m: int, weight: int) -> str:
+    """``item{m}`` for any m: exact repetitions synthesise no rules, so blocks nest cheaply."""
+    if m == 0:
+        return ""
+    if weight * m <= REPETITION_LIMIT:
+        return item if m == 1 else f"{item}{{{m}}}"
+    a = REPETITION_LIMIT // weight
+    q, r = divmod(m, a)
+    return " ".join(part for part in (_exactly(f"({item}{{{a}}})", q, 1), _exactly(item, r, weight)) if part)
+
+
+def _up_to(item: str, d: int, weight: int) -> str:
+    """``item{0,d}`` for large d with few synthesised rules (about 3·sqrt(d), so the result can itself sit in
+    a quantified group): ``B{0,q-1} item{0,a-1} | B{q} item{0,r}`` with ``B = (item{a})`` and a ≈ sqrt(d)."""
+    if d == 0:
+        return ""
+    if weight * d <= REPETITION_LIMIT:
+        return f"{item}?" if d == 1 else f"{item}{{0,{d}}}"
+    a = max(2, min(math.isqrt(d) + 1, REPETITION_LIMIT // weight))
+    q, r = divmod(d, a)
+    block = f"({item}{{{a}}})"
+    first = " ".join(p for p in (_up_to(block, q - 1, 1), _up_to(item, a - 1, weight)) if p) or '""'
+    second = " ".join(p for p in (_exactly(block, q, 1), _up_to(item, r, weight)) if p)
+    return f"( {first} | {second} )"
