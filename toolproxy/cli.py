@@ -15,7 +15,9 @@ def _serve(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, help="port (default 8080)")
     parser.add_argument("--model", help="path of a GGUF model (default: the bundled gemma-3-270m)")
     parser.add_argument("--model-id", help="model name reported by /v1/models")
-    parser.add_argument("--style", help="default prompting style (see `toolproxy styles`)")
+    parser.add_argument("--style", help="default prompting style (see `toolproxy styles`); auto-best: the best "
+                        "one measured by `toolproxy eval` (with --eval-results); default: detected from the template")
+    parser.add_argument("--eval-results", help="a `toolproxy eval --out` folder, for --style auto-best")
     parser.add_argument("--ctx", type=int, help="context size in tokens")
     parser.add_argument("--threads", type=int, help="CPU threads for llama.cpp")
     parser.add_argument("--chat-template", help="a Jinja chat template file overriding the model's own")

@@ -78,13 +78,31 @@ class ChatService:
         # issue 4: the model's own template (or --chat-template), None when only the fallback is there; the
         # default style is --style, else the one detected from that template (hermes without a template)
         self._own_template = self._template if (settings.chat_template or self._info.chat_template) else None
-        self._style = settings.style or detect_style(self._own_template)
+        self._style = self._choose_style(settings)
 
     # ------------------------------------------------------------------ public API
 
     @property
     def model_id(self) -> str:
         return self._info.id
+
+    def _choose_style(self, settings: Settings) -> str:
+        """``--style NAME``; ``auto-best``: the best style measured by ``toolproxy eval`` for this model
+        (``--eval-results DIR``); none: detected from the model's chat template."""
+        if settings.style != "auto-best":
+            return settings.style or detect_style(self._own_template)
+        if not settings.eval_results:
+            raise InvalidRequest("--style auto-best needs --eval-results DIR (the output of `toolproxy eval`)",
+                                 param="style")
+        from toolproxy.evaluation.best import NoResults, best_style
+
+        try:
+            return best_style(settings.eval_results, model_id=self._info.id)
+        except NoResults:
+            fallback = detect_style(self._own_template)
+            log.warning("no eval results for model %r in %s; using the detected style %r", self._info.id,
+                        settings.eval_results, fallback)
+            return fallback
 
     @property
     def default_style(self) -> str:

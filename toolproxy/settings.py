@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     model: str | None = None  # path to a GGUF; None = the bundled gemma-3-270m
     model_id: str | None = None  # the name served in /v1/models (default: the GGUF file stem)
+    eval_results: str | None = None  # with style "auto-best": a `toolproxy eval --out` folder (issue 8)
     style: str | None = None  # default prompting style; None = detected from the model's chat template (issue 4)
     ctx: int = Field(default=8192, ge=256)
     threads: int | None = Field(default=None, ge=1)

@@ -55,3 +55,19 @@ def test_malformed_replies_are_named(data: Any) -> None:
     with pytest.raises(ValueError):
         parse_chat_completion(data)
 
+
+
+def test_a_call_cut_off_by_max_tokens_is_truncated_not_malformed() -> None:
+    import pytest as _pytest
+
+    from toolproxy.evaluation.client import parse_chat_completion
+
+    def body(finish: str) -> dict[str, object]:
+        return {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "finish_reason": finish, "message": {
+            "role": "assistant", "content": None,
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"'}}]}}]}
+
+    calls, _, finish, _ = parse_chat_completion(body("length"))
+    assert calls == [] and finish == "length"
+    with _pytest.raises(ValueError, match="not valid JSON"):
+        parse_chat_completion(body("tool_calls"))

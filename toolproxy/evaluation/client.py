@@ -1,7 +1,8 @@
 """A strict OpenAI chat-completions client for the evaluation (plain httpx, so nothing is repaired for us).
 
 Every reply is checked against the OpenAI response shape: a reply that is not a valid chat completion, or a tool
-call whose ``arguments`` is not a JSON-object *string*, is counted as **malformed** — the thing real clients trip on.
+call whose ``arguments`` is not a JSON-object *string*, is counted as **malformed** — the thing real clients trip on
+(except a call cut off by max_tokens under finish_reason "length": truncated, scored wrong, as OpenAI returns it).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def _need(condition: bool, what: str) -> None:
         raise _Malformed(what)
 
 
-def _parse_call(raw: Any, index: int) -> Call:
+def _parse_call(raw: Any, index: int, *, truncated: bool = False) -> Call | None:
     _need(isinstance(raw, dict), f"tool_calls[{index}] is not an object")
     _need(isinstance(raw.get("id"), str) and bool(raw["id"]), f"tool_calls[{index}].id is not a non-empty string")
     _need(raw.get("type") == "function", f"tool_calls[{index}].type is not 'function'")
@@ -62,6 +63,8 @@ def _parse_call(raw: Any, index: int) -> Call:
     try:
         parsed = json.loads(arguments)
     except ValueError:
+        if truncated:
+            return None
         raise _Malformed(f"tool_calls[{index}].function.arguments is not valid JSON") from None
     _need(isinstance(parsed, dict), f"tool_calls[{index}].function.arguments is not a JSON object")
     return Call(raw["id"], name, parsed, arguments)
@@ -86,7 +89,11 @@ def parse_chat_completion(data: Any) -> tuple[list[Call], str | None, str | None
         _need(content is None or isinstance(content, str), "message.content is neither a string nor null")
         raw_calls = message.get("tool_calls")
         _need(raw_calls is None or isinstance(raw_calls, list), "message.tool_calls is neither a list nor null")
-        calls = [_parse_call(raw, i) for i, raw in enumerate(raw_calls or [])]
+        # A call cut off by max_tokens (finish_reason "length") keeps its partial arguments, as OpenAI does: that
+        # answer is truncated (scored wrong), not malformed; the cut-off call is left out of the scored calls.
+        truncated = choice.get("finish_reason") == "length"
+        parsed_calls = [_parse_call(raw, i, truncated=truncated) for i, raw in enumerate(raw_calls or [])]
+        calls = [call for call in parsed_calls if call is not None]
         _need(len({c.id for c in calls}) == len(calls), "tool call ids are not unique")
         usage = data.get("usage")
         tokens = usage.get("completion_tokens", 0) if isinstance(usage, dict) else 0
