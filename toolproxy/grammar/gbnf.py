@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
-
-from toolproxy.resources import read_text
+from pathlib import Path
 
 #: internal (not yet named) rule references look like ``\x01<id>\x02``; no literal or class we emit contains them
 REF_OPEN = "\x01"
@@ -100,7 +99,7 @@ def rule_refs(body: str) -> list[str]:
 def fragments() -> dict[str, str]:
     """The static rules of ``grammars/*.gbnf`` (name -> body), read once."""
     rules: dict[str, str] = {}
-    for line in read_text("grammars", "json.gbnf").splitlines():
+    for line in _fragment_text("json.gbnf").splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -125,3 +124,15 @@ def fragment_closure(name: str) -> list[str]:
         seen.append(cur)
         todo.extend(r for r in rule_refs(frags[cur]) if r in frags and r not in seen)
     return seen
+
+
+def _fragment_text(filename: str) -> str:
+    """A static GBNF fragment file from ``grammars/``: package data in a wheel (``toolproxy/_data/grammars``),
+    the top-level folder in a checkout. Located here, not via toolproxy.resources, so grammar/ stays pure
+    (it imports nothing from toolproxy but errors)."""
+    package = Path(__file__).resolve().parents[1]
+    for folder in (package / "_data" / "grammars", package.parent / "grammars"):
+        path = folder / filename
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    raise FileNotFoundError(f"GBNF fragment {filename!r} not found (broken install?)")
