@@ -116,11 +116,13 @@ class BwrapBackend(SandboxBackend):
             args.append("--unshare-user")
         for path, target in system_entries():
             args += ["--symlink", target, path] if target is not None else ["--ro-bind", path, path]
+        # the private /tmp first: a Python installation that lives under /tmp (a venv in a temp checkout) is then
+        # bound on top of it instead of being hidden by it
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
         for parent in ancestors(python_dirs()):
             args += ["--perms", "0755", "--dir", parent]
         for path in python_dirs():
             args += ["--ro-bind", path, path]
-        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
         args += ["--bind", str(workdir), INSIDE_WORK, "--chdir", INSIDE_WORK, "--clearenv"]
         for key, value in sandbox_env().items():
             args += ["--setenv", key, value]

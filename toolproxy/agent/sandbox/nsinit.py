@@ -71,6 +71,9 @@ def build_root(plan: dict[str, Any]) -> str:
         else:
             os.makedirs(root + path, 0o755, exist_ok=True)
             bind(path, root + path, readonly=True)
+    # the private /tmp before the Python binds, so a Python installation under /tmp is not hidden by it
+    os.makedirs(root + "/tmp", 0o755)
+    mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
     for path in plan["python"]:
         os.makedirs(root + path, 0o755, exist_ok=True)
         bind(path, root + path, readonly=True)
@@ -82,8 +85,6 @@ def build_root(plan: dict[str, Any]) -> str:
         open(root + "/dev/" + name, "w").close()
         bind("/dev/" + name, root + "/dev/" + name, readonly=False, device=True)
     os.symlink("/proc/self/fd", root + "/dev/fd")
-    os.makedirs(root + "/tmp", 0o755)
-    mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
     os.makedirs(root + plan["inside_work"], 0o755)
     bind(plan["workdir"], root + plan["inside_work"], readonly=False)
     os.makedirs(os.path.dirname(root + plan["inside_runner"]), 0o755, exist_ok=True)
