@@ -54,7 +54,7 @@ class Proxy:
         async def count() -> int:
             me = asyncio.current_task()
             return sum(1 for task in asyncio.all_tasks()
-                       if task is not me and task.get_coro().__qualname__ != "_shutdown_watcher")
+                       if task is not me and getattr(task.get_coro(), "__qualname__", "") != "_shutdown_watcher")
 
         return asyncio.run_coroutine_threadsafe(count(), self.loop).result(timeout=10)
 
