@@ -2,44 +2,25 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-import httpx
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a checkout, installed or not
+from toolproxy.child_process import free_port, serve_command, stop_process, wait_healthy
 
 
 @contextmanager
 def toolproxy_server(*args: str, timeout: float = 180.0) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "toolproxy", "serve", "--port", str(port), *args])
+    port = free_port()
+    proc = subprocess.Popen(serve_command("--port", str(port), *args))
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"toolproxy serve exited with {proc.returncode}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("toolproxy did not become healthy")
-            time.sleep(0.25)
+        problem = wait_healthy(url, proc, timeout)
+        if problem is not None:
+            raise RuntimeError(f"toolproxy serve {problem}")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)

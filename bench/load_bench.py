@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,9 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # runs from a checkout, installed or not
+from toolproxy.child_process import free_port, stop_process, wait_healthy  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 TOOLS = [{"type": "function", "function": {
@@ -138,49 +140,29 @@ async def run_load(url: str, requests: int, concurrency: int, make_body: Callabl
 # --------------------------------------------------------------------------- servers
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def _process(args: list[str], port: int, timeout: float = 180.0) -> Iterator[tuple[str, psutil.Process]]:
     proc = subprocess.Popen(args, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("server did not become healthy")
-            time.sleep(0.2)
+        problem = wait_healthy(url, proc, timeout, poll_s=0.2)
+        if problem is not None:
+            raise RuntimeError(f"server {problem}")
         yield url, psutil.Process(proc.pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
+        stop_process(proc)
 
 
 @contextmanager
 def scripted_server() -> Iterator[tuple[str, psutil.Process]]:
-    port = _free_port()
+    port = free_port()
     with _process([sys.executable, str(Path(__file__).resolve()), "--serve-scripted", str(port)], port) as found:
         yield found
 
 
 @contextmanager
 def model_server(*extra: str) -> Iterator[tuple[str, psutil.Process]]:
-    port = _free_port()
+    port = free_port()
     args = [sys.executable, "-m", "toolproxy", "serve", "--port", str(port), "--log-level", "warning", *extra]
     with _process(args, port, timeout=300.0) as found:
         yield found
@@ -189,7 +171,6 @@ def model_server(*extra: str) -> Iterator[tuple[str, psutil.Process]]:
 def _serve_scripted(port: int) -> None:
     """toolproxy on an instant backend that answers CALL in pieces and keeps nothing (ScriptedBackend records
     every request for tests, which would read as a leak here)."""
-    sys.path.insert(0, str(ROOT))
     from collections.abc import AsyncGenerator
 
     import uvicorn

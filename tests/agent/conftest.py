@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from toolproxy.agent.embedded import free_port
+from toolproxy.child_process import free_port
 
 FIXTURES = str(Path(__file__).with_name("fixtures_tools.py"))
 

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from types import TracebackType
 
-import httpx
-
 from toolproxy.agent.errors import AgentError
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from toolproxy.child_process import free_port, serve_command, stop_process, wait_healthy
 
 
 class EmbeddedServer:
@@ -37,20 +26,14 @@ class EmbeddedServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> str:
-        argv = [sys.executable, "-m", "toolproxy", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        self.proc = subprocess.Popen([*argv, *self.extra_args], stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=dict(os.environ))
-        deadline = time.monotonic() + self.startup_timeout_s
-        health = f"http://127.0.0.1:{self.port}/health"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AgentError(f"the embedded toolproxy server exited ({self.proc.returncode}): {self.tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(health, timeout=2.0).status_code == 200:
-                    return self.base_url
-            time.sleep(0.25)
+        argv = serve_command("--host", "127.0.0.1", "--port", str(self.port), *self.extra_args)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ))
+        problem = wait_healthy(f"http://127.0.0.1:{self.port}", self.proc, self.startup_timeout_s)
+        if problem is None:
+            return self.base_url
+        tail = self.tail()
         self.stop()
-        raise AgentError(f"the embedded toolproxy server did not become healthy in time: {self.tail()}")
+        raise AgentError(f"the embedded toolproxy server {problem}: {tail}")
 
     def tail(self) -> str:
         self.log.seek(0)
@@ -58,13 +41,8 @@ class EmbeddedServer:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        if proc is not None:
+            stop_process(proc, timeout_s=15)
         self.log.close()
 
     def __enter__(self) -> str:

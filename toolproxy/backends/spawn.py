@@ -13,7 +13,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from types import TracebackType
 
 from toolproxy.backends._upstream import Timeouts
 from toolproxy.backends.llama_server import LlamaServerBackend, read_facts
+from toolproxy.child_process import free_port
 from toolproxy.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,6 @@ def find_llama_server(explicit: str | None = None) -> str:
     )
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 def _die_with_parent() -> Callable[[], None] | None:
     if not sys.platform.startswith("linux"):
         return None
@@ -77,7 +71,7 @@ class LlamaServerProcess:
         self.binary = find_llama_server(binary)
         self.model = model
         self.host = host
-        self.port = port or _free_port(host)
+        self.port = port or free_port(host)
         self.args = [self.binary, "--model", model, "--host", host, "--port", str(self.port)]
         if ctx:
             self.args += ["--ctx-size", str(ctx)]
