@@ -44,6 +44,7 @@ from toolproxy.settings import Settings
 from toolproxy.styles import get_style
 from toolproxy.styles.base import CallPolicy, Style, ToolSpec
 from toolproxy.styles.common import tool_dicts
+from toolproxy.styles.examples import with_examples
 from toolproxy.templating import fallback_template, render_chat
 from toolproxy.tool_schema import normalize_parameters, normalize_schema
 from toolproxy.turn_memory import TurnMemory
@@ -210,7 +211,7 @@ class ChatService:
                 fmt = style.output_format(tools)
                 prefix = style.generation_prefix(tools, CallPolicy("none"))
         else:
-            messages = style.prepare_messages(self._memory.replay(request.messages), tools, policy)
+            messages = with_examples(style, self._memory.replay(request.messages), tools, policy)
             grammar, relaxed = _style_grammar(style, tools, policy)
             if policy.mode == "auto" and self._backend.prefers_lazy_grammar:  # llama-server: free text until a marker
                 lazy = style.lazy_grammar(_relaxed_tools(tools, relaxed), policy)

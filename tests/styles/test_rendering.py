@@ -3,6 +3,8 @@ style's own syntax (golden strings), the registry, and Functionary's TypeScript 
 
 from __future__ import annotations
 
+import json
+
 import itertools
 
 import pytest
@@ -191,19 +193,40 @@ def test_functionary_typescript() -> None:
 
 
 @pytest.mark.parametrize("name", style_names())
-def test_one_shot_example_is_in_the_style_syntax(name: str) -> None:
-    """With tools offered and no call in the history yet, the conversation opens with one example
-    exchange whose answer is a call in the style's own syntax (base models need it)."""
+def test_worked_examples_are_in_the_style_syntax(name: str) -> None:
+    """With tools offered, the conversation opens with worked example exchanges (the example's tools
+    announced, a question, the calls) written in the style's own syntax (base models need them); the
+    request's own announcement and question come last."""
     from toolproxy.parsing import parse_text
-    from toolproxy.styles.common import EXAMPLE_QUESTION
+    from toolproxy.styles.examples import examples_for, with_examples
 
     style = get_style(name)
     question = ChatMessage(role="user", content="What is 2+2?")
-    turns = style.prepare_messages([question], [WEATHER], CallPolicy("auto"))
-    assert turns[-1] == {"role": "user", "content": "What is 2+2?"}
-    assert turns[-2]["role"] == "assistant"
-    assert EXAMPLE_QUESTION in turns[-3]["content"]
-    parsed = parse_text(style.output_format([WEATHER]), turns[-2]["content"])
-    assert [(c.name, c.arguments) for c in parsed.calls] == [("get_weather", '{"city":"Paris"}')]
-    none_turns = style.prepare_messages([question], [WEATHER], CallPolicy("none"))
-    assert all(EXAMPLE_QUESTION not in t["content"] for t in none_turns)
+    policy = CallPolicy("auto")
+    shown = examples_for([WEATHER], policy)
+    assert len(shown) == 3 and len(shown[0].calls) == 2  # the two-call example only with parallel calls
+    turns = with_examples(style, [question], [WEATHER], policy)
+    assert turns[-1]["role"] == "user" and turns[-1]["content"].endswith("What is 2+2?")
+    for i, example in enumerate(shown):
+        asked, answer = turns[2 * i], turns[2 * i + 1]
+        assert asked["role"] == "user" and example.question in asked["content"]
+        assert example.tools[0].name in asked["content"]  # the example's own tool is announced with it
+        parsed = parse_text(style.output_format(list(example.tools)), answer["content"])
+        assert [(c.name, json.loads(c.arguments)) for c in parsed.calls] == list(example.calls)
+    single = with_examples(style, [question], [WEATHER], CallPolicy("auto", parallel=False))
+    assert len(single) == 2 * 2 + 1
+    none_turns = with_examples(style, [question], [WEATHER], CallPolicy("none"))
+    assert all(example.question not in t["content"] for example in shown for t in none_turns)
+
+
+def test_worked_examples_are_a_fixed_prefix() -> None:
+    """The examples do not depend on the request: two requests with different tools share them as their
+    exact prefix (llama.cpp's prompt cache evaluates them once)."""
+    from toolproxy.styles.examples import with_examples
+
+    other = ToolSpec("get_time", "Time in a city.", {"type": "object", "properties": {"city": {"type": "string"}}})
+    for name in ("hermes", "functionary", "mixtral", "thoughtful_steps"):
+        style = get_style(name)
+        a = with_examples(style, [ChatMessage(role="user", content="Weather in Rome?")], [WEATHER], CallPolicy("auto"))
+        b = with_examples(style, [ChatMessage(role="user", content="Time in Oslo?")], [other], CallPolicy("auto"))
+        assert a[:6] == b[:6] and a[6] != b[6]

@@ -121,17 +121,6 @@ def render_prompt(filename: str, **context: Any) -> str:
 # ---------------------------------------------------------------------- conversations
 
 
-EXAMPLE_QUESTION = "What is the weather like in Paris today?"
-EXAMPLE_THOUGHT = "The user wants the weather in Paris, so I call get_weather with the city."
-EXAMPLE_CALL = Call("get_weather", {"city": "Paris"})
-
-
-def wants_example(messages: list[ChatMessage], tools: list[ToolSpec], policy: CallPolicy) -> bool:
-    """A one-shot example helps small models whenever tools are offered. It does not depend on the history,
-    so a follow-up turn keeps the first turn's prompt as its exact prefix (llama.cpp's prompt cache reuses it)."""
-    return bool(tools) and policy.mode != "none"
-
-
 class TurnWriter:
     """Writes the non-system turns of a conversation in a style's syntax.
 
@@ -150,14 +139,9 @@ class TurnWriter:
         self._tool = tool
         self._joiner = tool_joiner
 
-    def write(self, messages: list[ChatMessage], *, example: bool = False) -> list[Message]:
-        """``example``: open with a one-shot example exchange (a user question and this style's call),
-        which small and base models need to pick up the format."""
+    def write(self, messages: list[ChatMessage]) -> list[Message]:
+        """The turns (worked examples come from :mod:`toolproxy.styles.examples`, around the style)."""
         out: list[Message] = []
-        if example:
-            demo = ChatMessage(role="assistant", content=None, reasoning_content=EXAMPLE_THOUGHT)
-            out.append({"role": "user", "content": EXAMPLE_QUESTION})
-            out.append({"role": "assistant", "content": self._assistant("", [EXAMPLE_CALL], demo)})
         tool_turn = False
         for message in messages:
             if message.role in ("system", "developer"):
@@ -178,3 +162,4 @@ class TurnWriter:
             else:
                 out.append({"role": "user", "content": message.text()})
         return out
+

@@ -26,7 +26,7 @@ from toolproxy.grammar import GrammarBuilder, gbnf_literal
 from toolproxy.parsing.format import NamedCallBody, OutputFormat, Region
 from toolproxy.protocol import ChatMessage
 from toolproxy.styles.base import CallPolicy, Style, ToolSpec
-from toolproxy.styles.common import Call, Message, TurnWriter, policy_hint, render_prompt, system_text, wants_example
+from toolproxy.styles.common import Call, Message, TurnWriter, policy_hint, render_prompt, system_text
 from toolproxy.styles.grammar_kit import args_rule, repeat, text_excluding
 from toolproxy.styles.typescript import functions_namespace
 
@@ -60,7 +60,7 @@ class Functionary(Style):
         )
         return [
             {"role": "system", "content": system},
-            *TurnWriter(_assistant, _tool).write(messages, example=wants_example(messages, tools, policy)),
+            *TurnWriter(_assistant, _tool).write(messages),
         ]
 
     def generation_prefix(self, tools: list[ToolSpec], policy: CallPolicy) -> str:

@@ -27,7 +27,6 @@ from toolproxy.styles.common import (
     render_prompt,
     system_text,
     tool_dicts,
-    wants_example,
 )
 from toolproxy.styles.grammar_kit import json_call_rule, repeat, text_excluding
 
@@ -57,7 +56,7 @@ class Hermes(Style):
             )
         if system:
             out.append({"role": "system", "content": system})
-        return out + TurnWriter(_assistant, _tool).write(messages, example=wants_example(messages, tools, policy))
+        return out + TurnWriter(_assistant, _tool).write(messages)
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
         b = GrammarBuilder()

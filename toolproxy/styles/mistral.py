@@ -30,7 +30,6 @@ from toolproxy.styles.common import (
     policy_hint,
     system_text,
     tool_dicts,
-    wants_example,
 )
 from toolproxy.styles.grammar_kit import args_rule, text_excluding
 
@@ -86,7 +85,7 @@ class Mistral(Style):
         own = system_text(messages)
         if own:
             parts.append(own)
-        turns = TurnWriter(assistant, tool, "").write(messages, example=wants_example(messages, tools, policy))
+        turns = TurnWriter(assistant, tool, "").write(messages)
         if parts:
             turns.insert(0, {"role": "user", "content": "\n\n".join(parts)})
         return fold_user_turns(turns)

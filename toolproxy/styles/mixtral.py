@@ -26,7 +26,6 @@ from toolproxy.styles.common import (
     render_prompt,
     system_text,
     tool_dicts,
-    wants_example,
 )
 from toolproxy.styles.grammar_kit import json_call_rule, text_excluding
 
@@ -54,7 +53,7 @@ class Mixtral(Style):
             system = render_prompt(
                 "mixtral.jinja", tools=tool_dicts(tools), hint=policy_hint(policy, tools), system=system
             )
-        turns = TurnWriter(_assistant, _tool).write(messages, example=wants_example(messages, tools, policy))
+        turns = TurnWriter(_assistant, _tool).write(messages)
         if system:
             turns.insert(0, {"role": "user", "content": system})
         return fold_user_turns(turns)

@@ -14,7 +14,6 @@ from toolproxy.styles.common import (
     fold_user_turns,
     policy_hint,
     system_text,
-    wants_example,
 )
 
 Announce = Callable[[list[ToolSpec]], str]
@@ -43,7 +42,7 @@ def compose(
     if own:
         parts.append(own)
     system = "\n\n".join(parts)
-    turns = TurnWriter(assistant, tool, tool_joiner).write(messages, example=wants_example(messages, tools, policy))
+    turns = TurnWriter(assistant, tool, tool_joiner).write(messages)
     if not system:
         return fold_user_turns(turns) if system_as_user else turns
     if system_as_user:

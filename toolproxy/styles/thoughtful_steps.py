@@ -26,13 +26,12 @@ from toolproxy.styles.common import (
     policy_hint,
     render_prompt,
     system_text,
-    wants_example,
 )
 from toolproxy.styles.grammar_kit import json_call_rule
 
 THOUGHT = "thought_about_next_step_only"
 PREFIX = '{"' + THOUGHT + '": "'
-THOUGHT_CHARS = 300
+THOUGHT_CHARS = 160
 
 FORMAT = OutputFormat(
     regions=(
@@ -77,7 +76,7 @@ class ThoughtfulSteps(Style):
         )
         return [
             {"role": "system", "content": system},
-            *TurnWriter(_assistant, _tool).write(messages, example=wants_example(messages, tools, policy)),
+            *TurnWriter(_assistant, _tool).write(messages),
         ]
 
     def generation_prefix(self, tools: list[ToolSpec], policy: CallPolicy) -> str:
