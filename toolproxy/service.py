@@ -68,6 +68,19 @@ class Plan:
     max_tokens: int = 0
 
 
+@dataclass
+class _Shape:
+    """What the style decided for one request, before the prompt text exists."""
+
+    messages: list[dict[str, str]]
+    grammar: str | None
+    output_format: OutputFormat
+    prefix: str  # generated-output prefix the prompt ends with
+    style: str | None  # the style that wrote the conversation (None: plain chat)
+    relaxed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    triggers: tuple[str, ...] = ()
+
+
 class ChatService:
     def __init__(self, backend: Backend, settings: Settings, *, observer: ServiceObserver | None = None) -> None:
         self._backend = backend
@@ -184,86 +197,93 @@ class ChatService:
     # ------------------------------------------------------------------ planning
 
     def plan(self, request: ChatCompletionRequest) -> Plan:
+        """Limits, then the style's decisions (messages, grammar, output format), then the prompt text."""
         check_chat_request(request, self._settings)  # limits first: before any expensive work
         _check_messages(request.messages)
         tools = _tool_specs(request, self._settings.max_tools)
         policy, tools = _policy(request, tools)
-        style_name = request.style or self._style
-        style = get_style(style_name)
+        style = get_style(request.style or self._style)
 
         compile_started = time.perf_counter()
-        response_grammar = _response_format_grammar(request)
-        relaxed: dict[str, dict[str, Any]] = {}
-        triggers: tuple[str, ...] = ()
         if policy.mode == "none" or not tools:
-            use_style = bool(tools) or _history_has_calls(request.messages)
-            messages = (
-                style.prepare_messages(self._memory.replay(request.messages), tools, CallPolicy("none"))
-                if use_style
-                else _plain_messages(request.messages)
-            )
-            grammar = response_grammar
-            fmt = plain_format()
-            prefix = ""
-            used_style: str | None = style.name if use_style else None
-            if use_style and response_grammar is None:
-                grammar = style.grammar(tools, CallPolicy("none"))
-                fmt = style.output_format(tools)
-                prefix = style.generation_prefix(tools, CallPolicy("none"))
+            shape = self._shape_without_calls(request, style, tools)
         else:
-            messages = with_examples(style, self._memory.replay(request.messages), tools, policy)
-            grammar, relaxed = _style_grammar(style, tools, policy)
-            if policy.mode == "auto" and self._backend.prefers_lazy_grammar:  # llama-server: free text until a marker
-                lazy = style.lazy_grammar(_relaxed_tools(tools, relaxed), policy)
-                if lazy is not None:
-                    grammar, triggers = lazy.grammar, lazy.triggers
-            fmt = style.output_format(tools)
-            prefix = style.generation_prefix(tools, policy)
-            used_style = style.name
-        if grammar is not None:
+            shape = self._shape_with_calls(request, style, tools, policy)
+        if shape.grammar is not None:
             self._observer.grammar_compiled(time.perf_counter() - compile_started)
-            check_grammar(grammar, self._settings)
+            check_grammar(shape.grammar, self._settings)
+        prompt = self._prompt(request, shape, tools, policy)
 
-        # --- issue 4: the model's own template renders the original messages when it speaks this style ---
-        native = native_prompt(
-            self._own_template,
-            used_style,
-            request.messages,
-            tool_dicts(tools) if policy.mode != "none" else None,
-            bos=self._info.bos_token,
-            eos=self._info.eos_token,
-            prefix=prefix,
-        )
-        prompt = native if native is not None else self._render(messages) + prefix
-        # reasoning models: the grammar lets the model think first; an opened <think> is scanned as such
-        thinking = think_mode(prompt, self._own_template) if not prefix and not triggers else None
-        if thinking is not None:
-            grammar = with_thinking(grammar, thinking) if grammar is not None else None
-            prefix = scan_prefix(thinking)
-        # --- end issue 4 ---
         generation = self._generation_request(
             prompt,
-            grammar=grammar,
+            grammar=shape.grammar,
             max_tokens=request.max_completion_tokens or request.max_tokens,
             temperature=request.temperature,
             top_p=request.top_p,
             stop=request.stop,
             seed=request.seed,
         )
-        if triggers:
-            generation = dataclasses.replace(generation, grammar_triggers=triggers)
+        if shape.triggers:
+            generation = dataclasses.replace(generation, grammar_triggers=shape.triggers)
         if self._settings.log_content:
-            log.info("prompt: %r grammar: %r", prompt, grammar)
+            log.info("prompt: %r grammar: %r", prompt, shape.grammar)
         return Plan(
             model=request.model or self._info.id,
             prompt=prompt,
-            prefix=prefix,
+            prefix=shape.prefix,
             generation=generation,
-            output_format=fmt,
-            style=used_style,
-            relaxed=relaxed,
+            output_format=shape.output_format,
+            style=shape.style,
+            relaxed=shape.relaxed,
             max_tokens=generation.max_tokens or 0,
         )
+
+    def _shape_without_calls(self, request: ChatCompletionRequest, style: Style, tools: list[ToolSpec]) -> _Shape:
+        """tool_choice none, or no tools: text only (response_format's grammar when asked). The style still
+        writes the conversation when tools are offered or the history holds calls; else it is plain chat."""
+        response_grammar = _response_format_grammar(request)
+        if not (tools or _history_has_calls(request.messages)):
+            return _Shape(_plain_messages(request.messages), response_grammar, plain_format(), "", None)
+        none = CallPolicy("none")
+        messages = style.prepare_messages(self._memory.replay(request.messages), tools, none)
+        if response_grammar is not None:
+            return _Shape(messages, response_grammar, plain_format(), "", style.name)
+        return _Shape(messages, style.grammar(tools, none), style.output_format(tools),
+                      style.generation_prefix(tools, none), style.name)
+
+    def _shape_with_calls(
+        self, request: ChatCompletionRequest, style: Style, tools: list[ToolSpec], policy: CallPolicy
+    ) -> _Shape:
+        """Calls possible: worked examples + the conversation in the style, the style's grammar (relaxed for
+        refused schemas; lazy on upstreams that prefer it under auto)."""
+        messages = with_examples(style, self._memory.replay(request.messages), tools, policy)
+        grammar, relaxed = _style_grammar(style, tools, policy)
+        triggers: tuple[str, ...] = ()
+        if policy.mode == "auto" and self._backend.prefers_lazy_grammar:  # llama-server: free text until a marker
+            lazy = style.lazy_grammar(_relaxed_tools(tools, relaxed), policy)
+            if lazy is not None:
+                grammar, triggers = lazy.grammar, lazy.triggers
+        return _Shape(messages, grammar, style.output_format(tools), style.generation_prefix(tools, policy),
+                      style.name, relaxed, triggers)
+
+    def _prompt(self, request: ChatCompletionRequest, shape: _Shape, tools: list[ToolSpec], policy: CallPolicy) -> str:
+        """The prompt text: the model's own template when it speaks the style (issue 4), else ours; a
+        reasoning model's opened ``<think>`` lets the grammar admit thinking first (updates ``shape``)."""
+        native = native_prompt(
+            self._own_template,
+            shape.style,
+            request.messages,
+            tool_dicts(tools) if policy.mode != "none" else None,
+            bos=self._info.bos_token,
+            eos=self._info.eos_token,
+            prefix=shape.prefix,
+        )
+        prompt = native if native is not None else self._render(shape.messages) + shape.prefix
+        thinking = think_mode(prompt, self._own_template) if not shape.prefix and not shape.triggers else None
+        if thinking is not None:
+            shape.grammar = with_thinking(shape.grammar, thinking) if shape.grammar is not None else None
+            shape.prefix = scan_prefix(thinking)
+        return prompt
 
     def _render(self, messages: list[dict[str, str]]) -> str:
         return render_chat(
