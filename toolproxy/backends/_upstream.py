@@ -189,3 +189,19 @@ def stream_error(base_url: str, detail: dict[str, Any]) -> ToolproxyError:
         return BackendError(f"upstream {base_url} has no such endpoint (wrong --upstream-kind?): {message}",
                             code="upstream_not_found")
     return BackendError(f"upstream {base_url} failed ({status}): {message}")
+
+
+def token_count(value: Any) -> int:
+    """A token count from an upstream's JSON (anything else counts 0)."""
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def unexpected_event(base_url: str, data: Any) -> BackendError:
+    return BackendError(f"upstream {base_url} sent an unexpected event: {str(data)[:80]}", code="upstream_garbage")
+
+
+def ended_early(base_url: str, produced: bool, what: str) -> ToolproxyError:
+    """The stream ended before ``what``: after some text that is a failure mid-answer; before any, the upstream
+    is unavailable (the pool may fail over)."""
+    cls = BackendError if produced else BackendUnavailable
+    return cls(f"upstream {base_url} ended the answer without {what}")

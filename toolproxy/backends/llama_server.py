@@ -25,7 +25,14 @@ from typing import Any
 
 import httpx
 
-from toolproxy.backends._upstream import HttpUpstream, Timeouts, http_error
+from toolproxy.backends._upstream import (
+    HttpUpstream,
+    Timeouts,
+    ended_early,
+    http_error,
+    token_count,
+    unexpected_event,
+)
 from toolproxy.backends.base import Backend, GenerationDone, GenerationEvent, GenerationRequest, ModelInfo, TextPiece
 from toolproxy.errors import BackendError, BackendUnavailable, InvalidRequest
 
@@ -127,8 +134,7 @@ class LlamaServerBackend(Backend):
                 if done is not None:
                     continue  # read the response to its end: httpx then keeps the connection for the next request
                 if not isinstance(data, dict) or not isinstance(data.get("content", ""), str):
-                    raise BackendError(f"upstream {self.url} sent an unexpected event: {str(data)[:80]}",
-                                       code="upstream_garbage")
+                    raise unexpected_event(self.url, data)
                 content = data.get("content", "")
                 if content:
                     produced[0] = True
@@ -137,8 +143,7 @@ class LlamaServerBackend(Backend):
                     done = self._done(data)
                     yield done
         if done is None:
-            cls = BackendError if produced[0] else BackendUnavailable
-            raise cls(f"upstream {self.url} ended the answer without a final event")
+            raise ended_early(self.url, produced[0], "a final event")
 
     def _done(self, data: dict[str, Any]) -> GenerationDone:
         timings = data.get("timings")
@@ -147,8 +152,8 @@ class LlamaServerBackend(Backend):
         length = stop_type == "limit" or data.get("truncated") is True
         return GenerationDone(
             finish_reason="length" if length else "stop",
-            prompt_tokens=_int(data.get("tokens_evaluated")),
-            completion_tokens=_int(data.get("tokens_predicted")),
+            prompt_tokens=token_count(data.get("tokens_evaluated")),
+            completion_tokens=token_count(data.get("tokens_predicted")),
         )
 
     async def aclose(self) -> None:
@@ -202,9 +207,6 @@ def _unescape(text: str) -> str:
         i += 1
     return "".join(out)
 
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and value >= 0 else 0
 
 
 # ---------------------------------------------------------------------- start-up (synchronous)

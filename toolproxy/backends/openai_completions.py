@@ -20,7 +20,14 @@ from typing import Any
 
 import httpx
 
-from toolproxy.backends._upstream import HttpUpstream, Timeouts, http_error
+from toolproxy.backends._upstream import (
+    HttpUpstream,
+    Timeouts,
+    ended_early,
+    http_error,
+    token_count,
+    unexpected_event,
+)
 from toolproxy.backends.base import Backend, GenerationDone, GenerationEvent, GenerationRequest, ModelInfo, TextPiece
 from toolproxy.backends.llama_server import check_sampling
 from toolproxy.errors import BackendError, BackendUnavailable
@@ -84,8 +91,7 @@ class OpenAICompletionsBackend(Backend):
         async with self._http.sse("/v1/completions", body, produced=produced) as events:
             async for data in events:
                 if not isinstance(data, dict) or not isinstance(data.get("choices", []), list):
-                    raise BackendError(f"upstream {self.url} sent an unexpected event: {str(data)[:80]}",
-                                       code="upstream_garbage")
+                    raise unexpected_event(self.url, data)
                 if isinstance(data.get("usage"), dict):
                     usage = data["usage"]
                 for choice in data.get("choices") or []:
@@ -96,20 +102,16 @@ class OpenAICompletionsBackend(Backend):
                     if isinstance(choice, dict) and choice.get("finish_reason"):
                         finish = str(choice["finish_reason"])
         if finish is None:
-            cls = BackendError if produced[0] else BackendUnavailable
-            raise cls(f"upstream {self.url} ended the answer without a finish reason")
+            raise ended_early(self.url, produced[0], "a finish reason")
         yield GenerationDone(
             finish_reason="length" if finish == "length" else "stop",
-            prompt_tokens=_int(usage.get("prompt_tokens")),
-            completion_tokens=_int(usage.get("completion_tokens")),
+            prompt_tokens=token_count(usage.get("prompt_tokens")),
+            completion_tokens=token_count(usage.get("completion_tokens")),
         )
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and value >= 0 else 0
 
 
 def _base(url: str) -> str:
