@@ -86,7 +86,8 @@ def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
     if gate is not None:
         gate.index = rt.vocab_index()
     picker = TokenPicker(
-        temperature=req.temperature, top_p=req.top_p, seed=req.seed, gate=None, reference=job.reference_grammar
+        temperature=req.temperature, top_p=req.top_p, seed=req.seed, gate=None, reference=job.reference_grammar,
+        closing=rt.closing() if gate is not None else None,
     )
     job.stats = picker.stats
     lazy = _LazyTrigger(req.grammar_triggers if gate is not None else ())

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from toolproxy.backends._llama_lib import llama_cpp
+from toolproxy.backends._sampling import Closing
 from toolproxy.backends._vocab_index import VocabIndex
 from toolproxy.errors import BackendError, BackendUnavailable
 
@@ -77,6 +78,8 @@ class LlamaRuntime:
         self.cached: list[int] = []  # tokens whose keys/values are in the KV cache, positions 0..len-1
         self._piece_buf = ctypes.create_string_buffer(256)
         self._index: VocabIndex | None = None
+        self._pieces: list[bytes] | None = None
+        self._closing: Closing | None = None
 
     # -- vocabulary --------------------------------------------------------------------------------
 
@@ -124,9 +127,19 @@ class LlamaRuntime:
     def vocab_index(self) -> VocabIndex:
         """The vocabulary's byte-prefix index (built on first use, about a second)."""
         if self._index is None:
-            pieces = [self.piece(t) for t in range(self.n_vocab)]
-            self._index = VocabIndex(pieces, [t for t in range(self.n_vocab) if self.is_eog(t)])
+            self._index = VocabIndex(self._all_pieces(), [t for t in range(self.n_vocab) if self.is_eog(t)])
         return self._index
+
+    def closing(self) -> Closing:
+        """The separator and closing-bracket tokens (see :class:`~toolproxy.backends._sampling.Closing`)."""
+        if self._closing is None:
+            self._closing = Closing.from_pieces(self._all_pieces())
+        return self._closing
+
+    def _all_pieces(self) -> list[bytes]:
+        if self._pieces is None:
+            self._pieces = [self.piece(t) for t in range(self.n_vocab)]
+        return self._pieces
 
     def is_eog(self, token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))

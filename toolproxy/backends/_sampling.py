@@ -13,7 +13,13 @@ Greedy (temperature 0) — exact:
      they are checked in (logit desc, id asc) order, in chunks, and the first allowed one is the answer;
   4. only where the index does not apply (token-id grammar rules, mid-UTF-8 state) the grammar masks
      the whole vocabulary and we take the argmax of what is left.
-  The result always equals "mask the whole vocabulary, then argmax" (what ``reference=True`` does).
+  The result always equals "mask the whole vocabulary, then argmax" (what ``reference=True`` does), with one
+  deliberate exception, ``closing``: when the model's own choice is a separator (a token spelled ``,``) that the
+  grammar refuses and the grammar allows a closing ``}`` or ``]`` there, the container is closed. The model
+  said "this value is complete, next item"; the grammar says no item may follow (every property of a closed
+  object is written, maxItems is reached). The next-best allowed token is then usually a digit or a letter
+  that extends the value (a small model writes ``"years": 5`` as ``50000…`` because it wanted ``, "type"``
+  next), which is never what the model meant.
 
 Sampling (temperature > 0) — exact for the distribution defined below:
   The unconstrained sampler distribution is P = softmax(logits / T) truncated to its top-p nucleus (the
@@ -46,6 +52,20 @@ MAX_DRAWS = 16
 FloatArray = npt.NDArray[np.float32]
 
 
+@dataclass(frozen=True)
+class Closing:
+    """Token ids of separators (text ``,`` up to whitespace) and of closers (``}`` / ``]``)."""
+
+    separators: frozenset[int]
+    closers: npt.NDArray[np.int64]
+
+    @classmethod
+    def from_pieces(cls, pieces: list[bytes]) -> Closing:
+        seps = frozenset(t for t, p in enumerate(pieces) if p.strip() == b",")
+        closers = np.asarray([t for t, p in enumerate(pieces) if p.strip() in (b"}", b"]")], dtype=np.int64)
+        return cls(seps, closers)
+
+
 @dataclass
 class SamplingStats:
     """How often each path was taken (for the bench and tests)."""
@@ -54,6 +74,7 @@ class SamplingStats:
     top_k: int = 0  # found among the next-best candidates / by rejection sampling
     index: int = 0  # found through the vocabulary prefix index (a few hundred grammar checks)
     full: int = 0  # needed the whole-vocabulary pass
+    closed: int = 0  # a refused separator closed the container instead (see Closing)
     seconds: float = 0.0  # wall time spent choosing tokens and advancing the grammar (not decoding)
 
 
@@ -68,11 +89,13 @@ class TokenPicker:
         seed: int | None,
         gate: GrammarGate | None,
         reference: bool = False,
+        closing: Closing | None = None,
     ) -> None:
         self.temperature = temperature
         self.top_p = top_p
         self.gate = gate
         self.reference = reference  # slow path only: mask the whole vocabulary every step (for tests)
+        self.closing = closing  # greedy only: a refused separator closes the container where allowed
         self.rng = np.random.default_rng(seed)
         self.stats = SamplingStats()
 
@@ -80,6 +103,11 @@ class TokenPicker:
         """The next token, or None when the grammar allows no token at all (a dead end)."""
         if self.gate is not None and self.reference:
             self.stats.full += 1
+            if self.temperature <= 0.0:
+                best = int(np.argmax(logits))
+                closer = None if self.gate.allows(best) else self._close_instead(best, logits, self.gate)
+                if closer is not None:
+                    return closer
             return self._sample_dense(self.gate.mask_all(logits), logits)
         if self.temperature <= 0.0:
             return self._greedy(logits)
@@ -93,6 +121,10 @@ class TokenPicker:
         if gate is None or gate.allows(best):
             self.stats.first += 1
             return best
+        closer = self._close_instead(best, logits, gate)
+        if closer is not None:
+            self.stats.closed += 1
+            return closer
         k = min(TOP_K, logits.shape[0])
         top = np.argpartition(logits, -k)[-k:]
         top_logits = logits[top]
@@ -119,6 +151,13 @@ class TokenPicker:
                     tok = int(chunk[hits[0]])
                     return tok if np.isfinite(logits[tok]) else None
         return None
+
+    def _close_instead(self, best: int, logits: FloatArray, gate: GrammarGate) -> int | None:
+        closing = self.closing
+        if closing is None or best not in closing.separators or not closing.closers.size:
+            return None
+        allowed = closing.closers[gate.allowed(closing.closers)]
+        return int(allowed[np.argmax(logits[allowed])]) if allowed.size else None
 
     # -- temperature sampling ----------------------------------------------------------------------
 

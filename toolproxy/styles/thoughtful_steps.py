@@ -28,6 +28,7 @@ from toolproxy.styles.common import (
     system_text,
 )
 from toolproxy.styles.grammar_kit import json_call_rule
+from toolproxy.styles.typescript import functions_namespace
 
 THOUGHT = "thought_about_next_step_only"
 PREFIX = '{"' + THOUGHT + '": "'
@@ -71,6 +72,7 @@ class ThoughtfulSteps(Style):
         system = render_prompt(
             "thoughtful_steps.jinja",
             tools=announced,
+            namespace=functions_namespace(announced),
             hint=policy_hint(policy, tools) if announced else "",
             system=system_text(messages),
         )
