@@ -3,9 +3,8 @@ style's own syntax (golden strings), the registry, and Functionary's TypeScript 
 
 from __future__ import annotations
 
-import json
-
 import itertools
+import json
 
 import pytest
 
