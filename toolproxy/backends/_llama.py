@@ -78,7 +78,6 @@ class LlamaRuntime:
         self.cached: list[int] = []  # tokens whose keys/values are in the KV cache, positions 0..len-1
         self._piece_buf = ctypes.create_string_buffer(256)
         self._index: VocabIndex | None = None
-        self._pieces: list[bytes] | None = None
         self._closing: Closing | None = None
 
     # -- vocabulary --------------------------------------------------------------------------------
@@ -127,19 +126,22 @@ class LlamaRuntime:
     def vocab_index(self) -> VocabIndex:
         """The vocabulary's byte-prefix index (built on first use, about a second)."""
         if self._index is None:
-            self._index = VocabIndex(self._all_pieces(), [t for t in range(self.n_vocab) if self.is_eog(t)])
+            self._vocab_tables()
+        assert self._index is not None
         return self._index
 
     def closing(self) -> Closing:
         """The separator and closing-bracket tokens (see :class:`~toolproxy.backends._sampling.Closing`)."""
         if self._closing is None:
-            self._closing = Closing.from_pieces(self._all_pieces())
+            self._vocab_tables()
+        assert self._closing is not None
         return self._closing
 
-    def _all_pieces(self) -> list[bytes]:
-        if self._pieces is None:
-            self._pieces = [self.piece(t) for t in range(self.n_vocab)]
-        return self._pieces
+    def _vocab_tables(self) -> None:
+        """Both tables from one pass over every token's bytes (the pieces themselves are not kept)."""
+        pieces = [self.piece(t) for t in range(self.n_vocab)]
+        self._index = VocabIndex(pieces, [t for t in range(self.n_vocab) if self.is_eog(t)])
+        self._closing = Closing.from_pieces(pieces)
 
     def is_eog(self, token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))

@@ -162,4 +162,3 @@ class TurnWriter:
             else:
                 out.append({"role": "user", "content": message.text()})
         return out
-

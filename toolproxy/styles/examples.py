@@ -16,6 +16,7 @@ announcement (and system text) then opens its first user turn.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from toolproxy.protocol import ChatMessage, FunctionCall, ToolCall
@@ -103,6 +104,10 @@ def examples_for(tools: list[ToolSpec], policy: CallPolicy) -> tuple[Example, ..
     when parallel calls are allowed. The last one shown is a single call."""
     if not tools or policy.mode == "none":
         return ()
+    return _shown(policy)
+
+
+def _shown(policy: CallPolicy) -> tuple[Example, ...]:
     return (PARALLEL, DETAILED, SINGLE) if policy.parallel else (DETAILED, SINGLE)
 
 
@@ -132,10 +137,17 @@ def with_examples(
 ) -> list[Message]:
     """``style.prepare_messages`` for the request, preceded by the worked examples in the same style."""
     turns = style.prepare_messages(messages, tools, policy)
-    shown = examples_for(tools, policy)
-    if not shown:
+    if not examples_for(tools, policy):
         return turns
+    return [*(dict(turn) for turn in _example_turns(type(style), policy)), *fold_system(turns)]
+
+
+@lru_cache(maxsize=64)
+def _example_turns(style_class: type[Style], policy: CallPolicy) -> tuple[Message, ...]:
+    """The rendered example exchanges: they depend only on the style and the policy, so they are rendered
+    once per style class and policy, not on every request (callers get copies)."""
+    style = style_class()
     out: list[Message] = []
-    for example in shown:
+    for example in _shown(policy):
         out += fold_system(style.prepare_messages(_exchange(example), list(example.tools), policy))
-    return out + fold_system(turns)
+    return tuple(out)
