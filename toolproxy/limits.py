@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolproxy.disconnect import CancelOnDisconnect
 from toolproxy.errors import InvalidRequest
+from toolproxy.grammar.gbnf import nesting
 from toolproxy.protocol import ChatCompletionRequest, CompletionRequest
 from toolproxy.ref_cycles import find_ref_cycle
 from toolproxy.regex_safety import unsafe_reason
@@ -139,35 +140,9 @@ def check_grammar(grammar: str | None, settings: Settings, *, param: str = "tool
     if len(grammar) > settings.max_grammar_bytes:
         raise _refuse(f"grammar too large: {len(grammar)} characters > {settings.max_grammar_bytes}", param,
                       "max_grammar_bytes")
-    if grammar_nesting(grammar, stop_above=settings.max_grammar_nesting) > settings.max_grammar_nesting:
+    if nesting(grammar, stop_above=settings.max_grammar_nesting) > settings.max_grammar_nesting:
         raise _refuse(f"grammar groups nested more than {settings.max_grammar_nesting} levels deep", param,
                       "max_grammar_nesting")
-
-
-def grammar_nesting(grammar: str, *, stop_above: int | None = None) -> int:
-    """The deepest ``( ... )`` nesting of a GBNF text (string literals, character classes and comments
-    skipped); the scan ends as soon as it passes ``stop_above``. Linear, no recursion."""
-    deepest = depth = 0
-    i, n = 0, len(grammar)
-    while i < n:
-        c = grammar[i]
-        if c in "\"[":
-            close = "\"" if c == "\"" else "]"
-            i += 1
-            while i < n and grammar[i] != close:
-                i += 2 if grammar[i] == "\\" else 1
-        elif c == "#":
-            while i < n and grammar[i] not in "\r\n":
-                i += 1
-        elif c == "(":
-            depth += 1
-            deepest = max(deepest, depth)
-            if stop_above is not None and deepest > stop_above:
-                break
-        elif c == ")":
-            depth = max(depth - 1, 0)
-        i += 1
-    return deepest
 
 
 def _check_generation(max_tokens: int | None, stop: str | list[str] | None, settings: Settings) -> None:

@@ -12,11 +12,12 @@ import jsonschema
 import numpy as np
 import pytest
 
-from toolproxy.backends._grammar import GrammarGate, uses_token_rules
+from toolproxy.backends._grammar import GrammarGate
 from toolproxy.backends._text import StopScanner
 from toolproxy.backends.base import GenerationDone, GenerationRequest, TextPiece
 from toolproxy.backends.embedded import EmbeddedBackend
 from toolproxy.errors import BackendError, BackendUnavailable, ContextOverflow, InvalidRequest
+from toolproxy.grammar.gbnf import uses_token_rules
 
 PROMPT = "<start_of_turn>user\nWrite a short story about a cat.<end_of_turn>\n<start_of_turn>model\n"
 JSON_PROMPT = "Here is a JSON object describing a person:\n"

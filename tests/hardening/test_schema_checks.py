@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from toolproxy.limits import _keyword_problem, grammar_nesting
+from toolproxy.grammar.gbnf import nesting as grammar_nesting
+from toolproxy.limits import _keyword_problem
 from toolproxy.ref_cycles import find_ref_cycle
 from toolproxy.regex_safety import unsafe_reason
 

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from toolproxy.backends._llama_lib import llama_cpp
 from toolproxy.backends._vocab_index import VocabIndex
 from toolproxy.errors import BackendError
+from toolproxy.grammar.gbnf import uses_token_rules
 
 TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 assert TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)  # layout of llama_token_data
@@ -111,24 +112,3 @@ class GrammarGate:
             llama_cpp.llama_sampler_free(self._sampler)
             self._sampler = None
 
-
-def uses_token_rules(grammar: str) -> bool:
-    """Whether a GBNF grammar matches tokens by id (``<[123]>``, ``<|tok|>``, ``!<...>``) anywhere.
-
-    Scans outside string literals and character classes, where ``<`` starts a token reference.
-    """
-    i, n = 0, len(grammar)
-    while i < n:
-        ch = grammar[i]
-        if ch in "\"[":
-            close = '"' if ch == '"' else "]"
-            i += 1
-            while i < n and grammar[i] != close:
-                i += 2 if grammar[i] == "\\" else 1
-        elif ch == "#":
-            while i < n and grammar[i] != "\n":
-                i += 1
-        elif ch == "<":
-            return True
-        i += 1
-    return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -11,6 +12,7 @@ REF_OPEN = "\x01"
 REF_CLOSE = "\x02"
 _PLACEHOLDER = re.compile("\x01(\\d+)\x02")
 _NAME = re.compile(r"[a-zA-Z0-9-]+")
+_PARENS = re.compile(r"[()]")
 
 
 def ref(rule_id: int) -> str:
@@ -69,30 +71,65 @@ def char_class(ranges: list[tuple[int, int]], *, negate: bool = False) -> str:
     return "[" + ("^" if negate else "") + "".join(parts) + "]"
 
 
+# what is *not* grammar structure: string literals, character classes (each with backslash escapes, possibly
+# unterminated at the end of the text) and comments (to the end of the line, as llama.cpp's parser reads them)
+_OPAQUE = re.compile(r'"(?:[^"\\]|\\.)*"?|\[(?:[^\]\\]|\\.)*\]?|#[^\r\n]*', re.S)
+_QUANTIFIER = re.compile(r"\{([^}]*)\}")
+
+
+def code_segments(text: str) -> Iterator[str]:
+    """The pieces of a GBNF text between its string literals, character classes and comments, in order: where
+    rule names, groups, quantifiers and token references (``<...>``) are. The one lexer every scan of grammar
+    text here uses (a ``(`` inside ``"("`` or ``[()]`` is no group, a ``<`` inside ``"<a>"`` no token)."""
+    start = 0
+    for m in _OPAQUE.finditer(text):
+        if m.start() > start:
+            yield text[start : m.start()]
+        start = m.end()
+    if start < len(text):
+        yield text[start:]
+
+
 def rule_refs(body: str) -> list[str]:
-    """Names of the rules a GBNF body refers to (literals, classes and comments skipped)."""
+    """Names of the rules a GBNF body refers to (literals, classes, comments and ``{m,n}`` skipped)."""
     out: list[str] = []
-    i, n = 0, len(body)
-    while i < n:
-        c = body[i]
-        if c == '"' or c == "[":
-            close = '"' if c == '"' else "]"
-            i += 1
-            while i < n and body[i] != close:
-                i += 2 if body[i] == "\\" else 1
-            i += 1
-        elif c == "#":
-            break
-        elif c == "{":
-            i = body.index("}", i) + 1
-        else:
-            m = _NAME.match(body, i)
-            if m:
-                out.append(m.group(0))
-                i = m.end()
-            else:
-                i += 1
+    for segment in code_segments(body):
+        out.extend(_NAME.findall(_QUANTIFIER.sub(" ", segment)))
     return out
+
+
+def nesting(text: str, *, stop_above: int | None = None) -> int:
+    """The deepest ``( ... )`` nesting of a GBNF text; the scan ends as soon as it passes ``stop_above``."""
+    deepest = depth = 0
+    for segment in code_segments(text):
+        for c in _PARENS.findall(segment):
+            if c == "(":
+                depth += 1
+                if depth > deepest:
+                    deepest = depth
+                    if stop_above is not None and deepest > stop_above:
+                        return deepest
+            else:
+                depth = max(depth - 1, 0)
+    return deepest
+
+
+def uses_token_rules(text: str) -> bool:
+    """Whether a GBNF text matches tokens by id (``<[123]>``, ``<|tok|>``, ``!<...>``) anywhere."""
+    return any("<" in segment for segment in code_segments(text))
+
+
+def synthesised_rules(text: str) -> int:
+    """How many rules llama.cpp synthesises while parsing ``text``: one per group and ``* + ?``, and for
+    ``{m,n}`` one per optional repetition (``n - m``; one for an open ``{m,}``); exact ``{m}`` none."""
+    count = 0
+    for segment in code_segments(text):
+        count += sum(segment.count(c) for c in "(*+?")
+        for m in _QUANTIFIER.finditer(segment):
+            lo_text, comma, hi_text = m.group(1).partition(",")
+            if comma:
+                count += 1 if not hi_text.strip() else int(hi_text) - int(lo_text)
+    return count
 
 
 @cache

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolproxy.errors import UnsupportedSchema
 from toolproxy.grammar.facts import Fact
-from toolproxy.grammar.gbnf import char_class, gbnf_literal
+from toolproxy.grammar.gbnf import char_class, gbnf_literal, synthesised_rules
 from toolproxy.grammar.regex_emit import REPETITION_LIMIT
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def _lengths_redundant(f: Fact) -> bool | None:
 def length_repeat(item: str, lo: int, hi: int | None) -> str:
     """``item`` repeated lo..hi times. Counts beyond llama.cpp's repetition limit (2000 rules; a larger upper
     bound is silently read as unbounded, a larger lower bound refused) are split into nested exact blocks."""
-    weight = max(1, _synthesised_rules(item)) if item.startswith("(") else 1
+    weight = max(1, synthesised_rules(item)) if item.startswith("(") else 1
     if weight * max(lo, hi or 0) > REPETITION_LIMIT:
         head = _exactly(item, lo, weight)
         tail = f"{item}*" if hi is None else _up_to(item, hi - lo, weight)
@@ -218,29 +218,6 @@ def excluding(em: Emitter, names: list[str], lo: int, hi: int | None) -> str | N
 
     body = node(())
     return None if body is None else f'"\\"" ( {body} )'
-
-
-def _synthesised_rules(text: str) -> int:
-    """How many rules llama.cpp synthesises while parsing ``text`` (groups and quantifiers), outside literals
-    and character classes: the ``n_prev_rules`` its repetition limit multiplies."""
-    count, i, n = 0, 0, len(text)
-    while i < n:
-        c = text[i]
-        if c in "\"[":
-            close = '"' if c == '"' else "]"
-            i += 1
-            while i < n and text[i] != close:
-                i += 2 if text[i] == "\\" else 1
-        elif c == "(" or c in "*+?":
-            count += 1
-        elif c == "{":
-            end = text.index("}", i)
-            lo_text, _, hi_text = text[i + 1 : end].partition(",")
-            if "," in text[i + 1 : end]:
-                count += 1 if not hi_text.strip() else int(hi_text) - int(lo_text)
-            i = end
-        i += 1
-    return count
 
 
 def _exactly(item: str, m: int, weight: int) -> str:
