@@ -229,3 +229,29 @@ def test_repeated_calls_stop_generation_early(base_url: str, scripted: Scripted)
     assert choice["finish_reason"] == "tool_calls"
     assert len(choice["message"]["tool_calls"]) == 1
     assert backend.cancelled == cancelled + 1  # generation was stopped, not run to the end
+
+
+def test_unexpected_error_is_a_500_and_the_connection_stays_usable() -> None:
+    """A bug (here: the backend raises a plain RuntimeError) answers 500 in OpenAI's shape without closing the
+    client's keep-alive connection (uvicorn closes it when an exception escapes the app), and the server
+    serves the next request on the same connection."""
+    calls = 0
+
+    def handler(_: GenerationRequest) -> Script:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("boom")
+        return Script(text="fine")
+
+    settings = Settings(style="hermes", api_keys=[])
+    app = create_app(settings, backend_factory=lambda _: ScriptedBackend(handler))
+    with running_server(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+        first = client.post("/v1/chat/completions", json=body)
+        error = _error(first, 500)
+        assert error["type"] == "server_error" and "RuntimeError" in str(error["message"])
+        second = client.post("/v1/chat/completions", json=body)
+        assert second.status_code == 200, second.text
+        assert second.json()["choices"][0]["message"]["content"] == "fine"
+        assert first.extensions["network_stream"] is second.extensions["network_stream"]  # one connection

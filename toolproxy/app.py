@@ -19,6 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolproxy import __version__
 from toolproxy.backends.base import Backend, GenerationDone, TextPiece
@@ -217,5 +218,41 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        return _error_response(ToolproxyError(f"internal error: {type(exc).__name__}"))
+        return _error_response(_internal(exc))
+
+    app.add_middleware(_UnexpectedErrors)  # innermost: its 500 is counted and logged with the request id
+
+
+def _internal(exc: Exception) -> ToolproxyError:
+    return ToolproxyError(f"internal error: {type(exc).__name__}")
+
+
+class _UnexpectedErrors:
+    """Answers an exception that escapes a route (a bug) with the OpenAI-shaped 500, logged, and keeps it there.
+
+    Starlette's handler for ``Exception`` sends that 500 too but then re-raises, and uvicorn closes the connection
+    of an app that raised: a client's next request on its keep-alive connection fails with a reset. After the
+    response has started (a stream) there is nothing better than letting it propagate."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:
+                raise
+            log.exception("unexpected error")
+            await _error_response(_internal(exc))(scope, receive, send)
 

@@ -71,3 +71,28 @@ def test_a_call_cut_off_by_max_tokens_is_truncated_not_malformed() -> None:
     assert calls == [] and finish == "length"
     with _pytest.raises(ValueError, match="not valid JSON"):
         parse_chat_completion(body("tool_calls"))
+
+
+def test_a_connection_reset_is_retried_once_then_raised() -> None:
+    """A kept-alive connection the server closed (fault injected by a mock transport) costs no question; a server
+    that keeps failing stops the run."""
+    import httpx
+
+    from toolproxy.evaluation.client import EvalClient
+
+    failures = 1
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise httpx.ReadError("connection reset", request=request)
+        return httpx.Response(200, json=GOOD)
+
+    client = EvalClient("http://test")
+    client._http = httpx.Client(base_url="http://test", transport=httpx.MockTransport(handle))
+    reply = client.chat([{"role": "user", "content": "5!"}], [], "hermes")
+    assert reply.ok and [c.name for c in reply.calls] == ["math.factorial"]
+    failures = 2
+    with pytest.raises(httpx.ReadError):
+        client.chat([{"role": "user", "content": "5!"}], [], "hermes")

@@ -143,7 +143,11 @@ class EvalClient:
         }
         start = time.perf_counter()
         try:
-            response = self._http.post("/v1/chat/completions", json=body)
+            try:
+                response = self._http.post("/v1/chat/completions", json=body)
+            except (httpx.ReadError, httpx.RemoteProtocolError):  # a kept-alive connection the server closed
+                start = time.perf_counter()
+                response = self._http.post("/v1/chat/completions", json=body)  # once more, on a new one
         except httpx.TimeoutException:
             return Reply(latency_s=time.perf_counter() - start, error="timeout")
         latency = time.perf_counter() - start
