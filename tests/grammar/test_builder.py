@@ -80,16 +80,6 @@ def test_type_specific_keywords_do_not_constrain_other_types(oracle: Oracle) -> 
     assert oracle.accepts(grammar, '"abc"') is False
 
 
-def test_float_format_is_spelt_with_a_fraction(oracle: Oracle) -> None:
-    grammar = schema_to_gbnf({"type": "array", "items": {"type": "number", "format": "double"}})
-    for text in ("[12.0]", "[-0.5, 3.25e2]"):
-        assert oracle.accepts(grammar, text) is True
-    assert oracle.accepts(grammar, "[12]") is False
-    plain = schema_to_gbnf({"type": "array", "items": {"type": "number"}})
-    assert oracle.accepts(plain, "[12]") is True
-    assert oracle.accepts(schema_to_gbnf({"format": "float"}), '"x"') is True  # other types are unaffected
-
-
 def test_bounded_whitespace(oracle: Oracle) -> None:
     grammar = schema_to_gbnf({"type": "array", "items": {"type": "integer"}})
     assert oracle.accepts(grammar, "[1,\n  2]") is True

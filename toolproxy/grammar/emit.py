@@ -238,7 +238,7 @@ class Emitter:
                 excluded.append(Fraction(v) if isinstance(v, int) else Fraction(repr(v)))
         if not (f.lo is not None or f.hi is not None or f.multiples or excluded):
             if allow_frac and allow_int:
-                return self.frag("float" if _float_spelling(f) else "number")
+                return self.frag("number")
             if allow_int:
                 return self.frag("integer")
         comparisons: list[tuple[Fraction, frozenset[str]]] = []
@@ -298,17 +298,6 @@ class Emitter:
             text += "." + dec.frac_digits if dec.frac_digits else ""
             out.append(gbnf_literal(text))
         return " | ".join(out) if out else None
-
-
-FLOAT_FORMATS = frozenset({"float", "double"})
-
-
-def _float_spelling(f: Fact) -> bool:
-    """OpenAPI's ``format: float/double`` on a number (BFCL's ``float`` type): write it with a fraction part.
-
-    The same JSON value either way, but typed clients (Python's ``isinstance(x, float)``, BFCL's checker inside
-    lists) tell ``12`` from ``12.0``."""
-    return any(fmt in FLOAT_FORMATS for fmt, _ in f.formats)
 
 
 def _without_excluded(f: Fact, kind: str) -> Fact | None:

@@ -37,7 +37,6 @@ _BASE = {
     '| "\'" ( [^\'\\\\\\x00-\\x1f] | "\\\\" ["\\\\\'nrt] )* "\'"',
     "py-int": '"-"? ( "0" | [1-9] [0-9]{0,15} )',
     "py-number": 'py-int ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,2} )?',
-    "py-float": 'py-int "." [0-9]{1,16} ( [eE] [-+]? [0-9]{1,2} )?',
     "py-bool": '"True" | "False"',
     "py-none": '"None"',
     "py-list": '"[" py-ws ( py-any ( py-ws "," py-ws py-any )* )? py-ws "]"',
@@ -139,8 +138,6 @@ class PyLiteralGrammar:
     def _typed(self, kind: str, schema: dict[str, Any], name: str, pointer: str) -> str:
         simple = {"string": "py-string", "integer": "py-int", "number": "py-number", "boolean": "py-bool",
                   "null": "py-none"}
-        if kind == "number" and schema.get("format") in ("float", "double"):
-            return self.base("py-float")  # as the JSON grammar: a declared float is written 12.0, not 12
         if kind in simple:
             return self.base(simple[kind])
         if kind == "array":
