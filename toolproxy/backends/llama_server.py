@@ -208,7 +208,6 @@ def _unescape(text: str) -> str:
     return "".join(out)
 
 
-
 # ---------------------------------------------------------------------- start-up (synchronous)
 
 

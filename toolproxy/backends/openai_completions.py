@@ -113,7 +113,6 @@ class OpenAICompletionsBackend(Backend):
         await self._http.aclose()
 
 
-
 def _base(url: str) -> str:
     """``http://host:8000/v1`` and ``http://host:8000`` both mean the server root."""
     url = url.rstrip("/")
