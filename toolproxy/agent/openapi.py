@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 import httpx
 
 from toolproxy.agent.errors import ToolLoadError
-from toolproxy.agent.tools import Tool, render_result
+from toolproxy.agent.tools import Tool, error_text, render_result
 
 METHODS = ("get", "post", "put", "patch", "delete")
 MAX_REF_DEPTH = 16
@@ -105,13 +105,13 @@ def operation_tool(client: httpx.AsyncClient, base: str, doc: dict[str, Any], me
             response = await client.request(method.upper(), base + url_path, params=query,
                                             headers=headers, json=payload)
         except httpx.HTTPError as exc:
-            return f"Error: {method.upper()} {path} failed: {type(exc).__name__}: {exc}"
+            return error_text(f"{method.upper()} {path} failed: {type(exc).__name__}: {exc}")
         try:
             data: Any = response.json()
         except ValueError:
             data = response.text
         if response.is_error:
-            return f"Error: HTTP {response.status_code}: {render_result(data)}"
+            return error_text(f"HTTP {response.status_code}: {render_result(data)}")
         return render_result(data)
 
     return Tool(name, description, schema, call)

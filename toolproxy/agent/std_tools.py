@@ -8,7 +8,7 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from toolproxy.agent.sandbox import SessionManager
-from toolproxy.agent.tools import Tool, tool_from_function
+from toolproxy.agent.tools import ErrorText, Tool, error_text, tool_from_function
 
 Ask = Callable[[str], str]
 
@@ -42,7 +42,7 @@ def std_tools(
         try:
             zone = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            return f"Error: unknown time zone {timezone!r}"
+            return error_text(f"unknown time zone {timezone!r}")
         return dt.datetime.now(zone).isoformat(timespec="seconds")
 
     def ask_user(question: str) -> str:
@@ -52,7 +52,7 @@ def std_tools(
             question: the question to ask.
         """
         if ask is None:
-            return "Error: no user is available to answer questions in this run"
+            return error_text("no user is available to answer questions in this run")
         return ask(question)
 
     def run_python(code: str) -> str:
@@ -64,8 +64,9 @@ def std_tools(
             code: the Python code to run.
         """
         if python is None:
-            return f"Error: refused to run code: {refusal or 'no sandbox is available'}"
-        return python.run(session_id, code).text()
+            return error_text(f"refused to run code: {refusal or 'no sandbox is available'}")
+        observation = python.run(session_id, code)
+        return observation.text() if observation.ok else ErrorText(observation.text())
 
     tools = [tool_from_function(fn) for fn in (wait, current_time, ask_user)]
     tools.append(tool_from_function(run_python, name="python"))

@@ -3,8 +3,9 @@
 ``tools_from_module`` turns every public, type-annotated function of a Python module (a file path or a
 dotted module name) into a tool: docstring summary -> description, Google/numpy ``Args``/``Parameters``
 entries -> parameter descriptions, annotations -> JSON Schema via a pydantic model built from the signature.
-A tool never raises at call time: bad arguments and exceptions come back as ``Error: ...`` text, which is
-what the model should see as the observation.
+A tool never raises at call time: bad arguments and exceptions come back as ``Error: ...`` text (an
+``ErrorText``, so that an MCP server can flag it ``isError``), which is what the model should see as the
+observation.
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ ToolCall = Callable[[dict[str, Any]], Awaitable[str]]
 SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Params|Returns?|Raises|Yields|Examples?|Notes?)\s*:?\s*$")
 GOOGLE_PARAM = re.compile(r"^\s*(\*{0,2}\w+)\s*(\([^)]*\))?\s*:\s*(.*)$")
 NUMPY_PARAM = re.compile(r"^\s*(\w+)\s*:\s*(.*)$")
+
+
+class ErrorText(str):
+    """A tool's answer that reports a failure (``Error: ...``): plain text to the agent loop, ``isError`` over MCP."""
+
+    __slots__ = ()
+
+
+def error_text(message: str) -> ErrorText:
+    return ErrorText(f"Error: {message}")
 
 
 @dataclass(frozen=True)
@@ -150,7 +161,7 @@ def tool_from_function(fn: Callable[..., Any], *, name: str | None = None) -> To
         try:
             parsed = model.model_validate(arguments)
         except pydantic.ValidationError as exc:
-            return f"Error: invalid arguments for {tool_name}: {exc.errors(include_url=False)}"
+            return error_text(f"invalid arguments for {tool_name}: {exc.errors(include_url=False)}")
         kwargs = {key: getattr(parsed, key) for key in fields}
         try:
             if is_async:
@@ -158,7 +169,7 @@ def tool_from_function(fn: Callable[..., Any], *, name: str | None = None) -> To
             else:
                 result = await asyncio.to_thread(fn, **kwargs)
         except Exception as exc:  # the tool's failure is the model's observation
-            return f"Error: {type(exc).__name__}: {exc}"
+            return error_text(f"{type(exc).__name__}: {exc}")
         return render_result(result)
 
     description = summary or f"Call {tool_name}."
