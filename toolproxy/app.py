@@ -22,8 +22,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolproxy import __version__
+from toolproxy.api import install_apis
+from toolproxy.api.deps import current_service as _service
+from toolproxy.api.errors import error_body
 from toolproxy.backends.base import Backend, GenerationDone, TextPiece
-from toolproxy.errors import AuthenticationError, BackendUnavailable, InvalidRequest, ToolproxyError
+from toolproxy.errors import AuthenticationError, InvalidRequest, ToolproxyError
 from toolproxy.limits import install_limits
 from toolproxy.logging import install_request_ids
 from toolproxy.metrics import install_metrics
@@ -152,14 +155,8 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
 
         return EventSourceResponse(events(), ping=15)
 
+    install_apis(app, settings, dependencies=[Depends(auth)])  # Responses + Anthropic Messages (issue 16)
     return app
-
-
-def _service(request: Request) -> ChatService:
-    service: ChatService | None = getattr(request.app.state, "service", None)
-    if service is None:
-        raise BackendUnavailable("the model is still loading")
-    return service
 
 
 def _auth_dependency(keys: list[str]) -> Callable[[Request], Awaitable[None]]:
@@ -170,33 +167,36 @@ def _auth_dependency(keys: list[str]) -> Callable[[Request], Awaitable[None]]:
             return
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer":  # Anthropic's clients send x-api-key (issue 16)
+            token = request.headers.get("x-api-key", "")
         ok = False
         for key in encoded:  # compare against every key: constant time whichever matches
             ok |= hmac.compare_digest(token.strip().encode(), key)
-        if scheme.lower() != "bearer" or not ok:
-            raise AuthenticationError("invalid or missing API key (Authorization: Bearer <key>)",
+        if not ok:
+            raise AuthenticationError("invalid or missing API key (Authorization: Bearer <key>, or x-api-key)",
                                       code="invalid_api_key")
 
     return check
 
 
 def _error_body(exc: ToolproxyError) -> dict[str, Any]:
-    return {"error": {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.code}}
+    return error_body(exc)
 
 
-def _error_response(exc: ToolproxyError) -> JSONResponse:
-    return JSONResponse(_error_body(exc), status_code=exc.status_code)
+def _error_response(exc: ToolproxyError, path: str = "") -> JSONResponse:
+    """The error in the shape of the API the request came in on (toolproxy/api/errors.py)."""
+    return JSONResponse(error_body(exc, path), status_code=exc.status_code)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ToolproxyError)
-    async def on_toolproxy_error(_: Request, exc: ToolproxyError) -> JSONResponse:
+    async def on_toolproxy_error(request: Request, exc: ToolproxyError) -> JSONResponse:
         if exc.status_code >= 500:
             log.error("%s: %s", type(exc).__name__, exc.message)
-        return _error_response(exc)
+        return _error_response(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {}
         loc = [str(part) for part in first.get("loc", ()) if part != "body"]
@@ -206,19 +206,19 @@ def _install_error_handlers(app: FastAPI) -> None:
             message = "request body is not valid JSON"
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
         where = f"{param}: " if param else ""
-        return _error_response(InvalidRequest(f"{where}{message}{more}", param=param))
+        return _error_response(InvalidRequest(f"{where}{message}{more}", param=param), request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         error = ToolproxyError(str(exc.detail))
         error.status_code = exc.status_code
         error.error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
-        return _error_response(error)
+        return _error_response(error, request.url.path)
 
     @app.exception_handler(Exception)
-    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        return _error_response(_internal(exc))
+        return _error_response(_internal(exc), request.url.path)
 
     app.add_middleware(_UnexpectedErrors)  # innermost: its 500 is counted and logged with the request id
 
@@ -254,5 +254,5 @@ class _UnexpectedErrors:
             if started:
                 raise
             log.exception("unexpected error")
-            await _error_response(_internal(exc))(scope, receive, send)
+            await _error_response(_internal(exc), scope.get("path", ""))(scope, receive, send)
 

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     max_grammar_bytes: int = Field(default=1024 * 1024, ge=1024)  # compiled, or a /v1/completions grammar
     max_grammar_nesting: int = Field(default=256, ge=8)  # ( ) depth: llama.cpp's parser recurses on it
     # --- end request limits ---
+    # --- stored Responses API responses (issue 16; see toolproxy/api/responses/store.py) ---
+    responses_db: str = "~/.local/share/toolproxy/responses.sqlite3"  # SQLite file, created on first use
+    responses_max_count: int = Field(default=10000, ge=1)  # the oldest go first beyond this many ...
+    responses_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)  # ... or this much JSON
+    responses_max_age_s: float = Field(default=30 * 24 * 3600, gt=0)  # older ones are gone (OpenAI: 30 days)
+    # --- end stored responses ---
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod

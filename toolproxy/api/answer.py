@@ -1,0 +1,145 @@
+"""The one internal answer, as the new front doors see it: the chat pipeline's assistant deltas regrouped into
+*blocks* (reasoning, text, one per call), each opened, appended to and closed once.
+
+Both the Responses and the Messages adapter translate these block events into their own wire events, and fold
+the same events into their non-streamed answer (:class:`Collected`), so streamed and non-streamed agree by
+construction, as they do for chat completions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from toolproxy.protocol import ChatCompletionChunk, ChatCompletionRequest, Delta, FinishReason, StreamOptions, Usage
+from toolproxy.service import ChatService
+
+BlockKind = Literal["reasoning", "text", "call"]
+
+
+@dataclass(frozen=True)
+class BlockStart:
+    index: int
+    kind: BlockKind
+    call_id: str = ""  # calls only
+    name: str = ""  # calls only
+
+
+@dataclass(frozen=True)
+class BlockDelta:
+    index: int
+    text: str  # reasoning or text, or a fragment of a call's JSON arguments
+
+
+@dataclass(frozen=True)
+class BlockStop:
+    index: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Always the last event: why generation ended, the token counts, the model name served."""
+
+    finish_reason: FinishReason
+    usage: Usage
+    model: str
+
+
+BlockEvent = BlockStart | BlockDelta | BlockStop | Finished
+
+
+@dataclass
+class Block:
+    kind: BlockKind
+    call_id: str = ""
+    name: str = ""
+    parts: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+@dataclass
+class Collected:
+    """The fold of a block event stream: the non-streamed answer."""
+
+    blocks: list[Block] = field(default_factory=list)
+    finished: Finished | None = None
+
+    def add(self, event: BlockEvent) -> None:
+        if isinstance(event, BlockStart):
+            self.blocks.append(Block(event.kind, event.call_id, event.name))
+        elif isinstance(event, BlockDelta):
+            self.blocks[event.index].parts.append(event.text)
+        elif isinstance(event, Finished):
+            self.finished = event
+
+
+async def answer(service: ChatService, request: ChatCompletionRequest) -> AsyncGenerator[BlockEvent, None]:
+    """Plan now (a bad request raises here, before any event), then the block events of the generation."""
+    internal = request.model_copy(update={"stream": True, "stream_options": StreamOptions(include_usage=True)})
+    chunks = await service.chat_stream(internal)
+    return _blocks(chunks)
+
+
+async def _blocks(chunks: AsyncGenerator[ChatCompletionChunk, None]) -> AsyncGenerator[BlockEvent, None]:
+    grouper = _Grouper()
+    finish: FinishReason = "stop"
+    model = ""
+    try:
+        async for chunk in chunks:
+            model = chunk.model
+            for choice in chunk.choices:
+                for event in grouper.delta(choice.delta):
+                    yield event
+                finish = choice.finish_reason or finish
+            if chunk.usage is not None:
+                for event in grouper.close():
+                    yield event
+                yield Finished(finish, chunk.usage, model)
+    finally:
+        await chunks.aclose()
+
+
+class _Grouper:
+    """Deltas -> block events: a change of kind (or a new call) closes the open block and opens the next."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._open: tuple[BlockKind, int] | None = None  # (kind, call index) of the open block
+        self._calls: dict[int, int] = {}  # delta tool-call index -> block index
+
+    def delta(self, delta: Delta) -> list[BlockEvent]:
+        events: list[BlockEvent] = []
+        if delta.reasoning_content:
+            events += self._text("reasoning", delta.reasoning_content)
+        if delta.content:
+            events += self._text("text", delta.content)
+        for call in delta.tool_calls or []:
+            if call.id is not None:
+                events += self.close()
+                self._calls[call.index] = self._count
+                self._open = ("call", call.index)
+                events.append(BlockStart(self._count, "call", call.id, call.function.name or ""))
+                self._count += 1
+            if call.function.arguments and call.index in self._calls:
+                events.append(BlockDelta(self._calls[call.index], call.function.arguments))
+        return events
+
+    def close(self) -> list[BlockEvent]:
+        if self._open is None:
+            return []
+        self._open = None
+        return [BlockStop(self._count - 1)]
+
+    def _text(self, kind: BlockKind, text: str) -> list[BlockEvent]:
+        events: list[BlockEvent] = []
+        if self._open is None or self._open[0] != kind:
+            events += self.close()
+            self._open = (kind, -1)
+            events.append(BlockStart(self._count, kind))
+            self._count += 1
+        events.append(BlockDelta(self._count - 1, text))
+        return events
