@@ -1,10 +1,11 @@
-"""OpenAI wire types (pydantic). Requests are parsed leniently (unknown fields allowed and ignored),
-responses are built strictly."""
+"""OpenAI wire types (pydantic). Request parts are parsed leniently (unknown fields allowed and ignored), but
+a request's own top-level fields are checked: one toolproxy does not implement is a 400 naming it (issue 17),
+except the hints OpenAI itself may ignore (``ACCEPTED_HINTS``). Responses are built strictly."""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+class _Checked(BaseModel):
+    """A request whose unknown top-level fields are refused (400 naming the field), never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+#: Accepted and ignored: they do not change the answer (OpenAI treats them as hints or bookkeeping).
+ACCEPTED_HINTS = ("user", "metadata", "store", "service_tier", "prompt_cache_key", "safety_identifier",
+                  "prediction")
+
+_Bias = Annotated[float, Field(ge=-100.0, le=100.0)]
 
 
 class FunctionDef(_Lenient):
@@ -88,7 +102,7 @@ class StreamOptions(_Lenient):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(_Lenient):
+class ChatCompletionRequest(_Checked):
     model: str | None = None
     messages: list[ChatMessage] = Field(min_length=1)
     tools: list[Tool] | None = None
@@ -104,12 +118,29 @@ class ChatCompletionRequest(_Lenient):
     stop: str | list[str] | None = None
     seed: int | None = None
     n: int | None = Field(default=None, ge=1, le=1)
+    # sampling beyond temperature/top_p (issue 17): each is implemented, or refused by the backend (400)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    logit_bias: dict[int, _Bias] | None = None  # token id -> bias (the model's own token ids)
+    repetition_penalty: float | None = Field(default=None, gt=0.0)  # vLLM's name ...
+    repeat_penalty: float | None = Field(default=None, gt=0.0)  # ... and llama.cpp's, for the same thing
+    min_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    top_k: int | None = Field(default=None, ge=0)
+    # hints: accepted and ignored (ACCEPTED_HINTS)
     user: str | None = None
+    metadata: dict[str, Any] | None = None
+    store: bool | None = None
+    service_tier: str | None = None
+    prompt_cache_key: str | None = None
+    safety_identifier: str | None = None
+    prediction: dict[str, Any] | None = None
     # toolproxy extension: per-request prompting style
     style: str | None = None
 
 
-class CompletionRequest(_Lenient):
+class CompletionRequest(_Checked):
     model: str | None = None
     prompt: str | list[str]
     max_tokens: int | None = Field(default=None, ge=1)
@@ -121,6 +152,14 @@ class CompletionRequest(_Lenient):
     stream_options: StreamOptions | None = None
     n: int | None = Field(default=None, ge=1, le=1)
     grammar: str | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    logit_bias: dict[int, _Bias] | None = None
+    repetition_penalty: float | None = Field(default=None, gt=0.0)
+    repeat_penalty: float | None = Field(default=None, gt=0.0)
+    min_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    top_k: int | None = Field(default=None, ge=0)
+    user: str | None = None
 
 
 # --------------------------------------------------------------------------- responses
@@ -152,11 +191,28 @@ class AssistantMessage(BaseModel):
     tool_calls: list[OutToolCall] | None = None
 
 
+class TopLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int]
+
+
+class TokenLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int]
+    top_logprobs: list[TopLogprob]
+
+
+class ChoiceLogprobs(BaseModel):
+    content: list[TokenLogprob]  # every generated token, call syntax included (see the README)
+
+
 class Choice(BaseModel):
     index: int = 0
     message: AssistantMessage
     finish_reason: FinishReason
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletion(BaseModel):
@@ -192,7 +248,7 @@ class ChunkChoice(BaseModel):
     index: int = 0
     delta: Delta
     finish_reason: FinishReason | None = None
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletionChunk(BaseModel):

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from toolproxy.assembler import Assembler, merge
-from toolproxy.backends.base import Backend, GenerationDone, GenerationRequest, TextPiece
+from toolproxy.backends.base import SAMPLING_FIELDS, Backend, GenerationDone, GenerationRequest, TextPiece
+from toolproxy.backends.base import TokenLogprob as _TokenLogprob
 from toolproxy.detect import detect_style
 from toolproxy.errors import BackendError, InvalidRequest, UnsupportedSchema
 from toolproxy.grammar import schema_to_gbnf
@@ -30,6 +31,7 @@ from toolproxy.protocol import (
     ChatCompletionRequest,
     ChatMessage,
     Choice,
+    ChoiceLogprobs,
     ChunkChoice,
     Completion,
     CompletionChoice,
@@ -37,6 +39,8 @@ from toolproxy.protocol import (
     Delta,
     FinishReason,
     NamedToolChoice,
+    TokenLogprob,
+    TopLogprob,
     Usage,
 )
 from toolproxy.reasoning import scan_prefix, think_mode, with_thinking
@@ -127,16 +131,21 @@ class ChatService:
         deltas: list[Delta] = []
         finish: FinishReason = "stop"
         usage = Usage(prompt_tokens=0, completion_tokens=0, total_tokens=0)
+        logprobs: list[TokenLogprob] = []
         async for item in self._run(plan):
             if isinstance(item, Delta):
                 deltas.append(item)
+            elif isinstance(item, list):
+                logprobs.extend(item)
             else:
                 finish, usage = item
         message = merge(deltas)
+        wanted = plan.generation.logprobs is not None
         return ChatCompletion(
             id=_completion_id(),
             model=plan.model,
-            choices=[Choice(message=message, finish_reason=finish)],
+            choices=[Choice(message=message, finish_reason=finish,
+                            logprobs=ChoiceLogprobs(content=logprobs) if wanted else None)],
             usage=usage,
         )
 
@@ -159,6 +168,7 @@ class ChatService:
             top_p=request.top_p,
             stop=request.stop,
             seed=request.seed,
+            sampling=_sampling_options(request),
         )
         text: list[str] = []
         done: GenerationDone | None = None
@@ -188,6 +198,7 @@ class ChatService:
             top_p=request.top_p,
             stop=request.stop,
             seed=request.seed,
+            sampling=_sampling_options(request),
         )
 
     @property
@@ -222,6 +233,7 @@ class ChatService:
             top_p=request.top_p,
             stop=request.stop,
             seed=request.seed,
+            sampling=_sampling_options(request),
         )
         if shape.triggers:
             generation = dataclasses.replace(generation, grammar_triggers=shape.triggers)
@@ -311,10 +323,15 @@ class ChatService:
         top_p: float | None,
         stop: str | list[str] | None,
         seed: int | None,
+        sampling: dict[str, Any] | None = None,
     ) -> GenerationRequest:
         stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
         if len(stops) > self._settings.max_stop or any(not s for s in stops):
             raise InvalidRequest(f"stop: at most {self._settings.max_stop} non-empty strings", param="stop")
+        options = sampling or {}
+        for name, value in options.items():  # issue 17: honoured by this backend, or a 400 naming the field
+            if value != SAMPLING_FIELDS[name] and name not in self._backend.sampling_fields:
+                raise InvalidRequest(f"{name} is not supported by this backend", param=name)
         return GenerationRequest(
             prompt=prompt,
             grammar=grammar,
@@ -323,11 +340,14 @@ class ChatService:
             top_p=1.0 if top_p is None else top_p,
             stop=stops,
             seed=seed,
+            **options,
         )
 
     # ------------------------------------------------------------------ running
 
-    async def _run(self, plan: Plan) -> AsyncIterator[Delta | tuple[FinishReason, Usage]]:
+    async def _run(self, plan: Plan) -> AsyncIterator[Delta | list[TokenLogprob] | tuple[FinishReason, Usage]]:
+        """Deltas in order; a list of token log-probabilities (when asked for) before the deltas of its text;
+        last, the finish reason and usage."""
         scanner = Scanner(plan.output_format)
         assembler = Assembler(plan.relaxed)
         raw: list[str] = [plan.prefix]
@@ -345,6 +365,8 @@ class ChatService:
                     self._observer.waiting(-1)
                 if isinstance(event, TextPiece):
                     raw.append(event.text)
+                    if event.logprobs:
+                        yield [_wire_logprob(entry) for entry in event.logprobs]
                     for delta in assembler.feed(scanner.feed(event.text)):
                         yield delta
                     if scanner.looping:  # the model repeats its call: stop now, keep the calls it made
@@ -390,16 +412,22 @@ class ChatService:
         cid = _completion_id()
         created = int(time.time())
 
+        pending: list[TokenLogprob] = []  # log-probabilities go with the next chunk (the one of their text)
+
         def chunk(delta: Delta, finish: FinishReason | None = None) -> ChatCompletionChunk:
+            logprobs = ChoiceLogprobs(content=pending[:]) if pending else None
+            pending.clear()
             return ChatCompletionChunk(
                 id=cid, created=created, model=plan.model,
-                choices=[ChunkChoice(delta=delta, finish_reason=finish)],
+                choices=[ChunkChoice(delta=delta, finish_reason=finish, logprobs=logprobs)],
             )
 
         yield chunk(Delta(role="assistant", content=""))
         async for item in self._run(plan):
             if isinstance(item, Delta):
                 yield chunk(item)
+            elif isinstance(item, list):
+                pending.extend(item)
             else:
                 finish, usage = item
                 yield chunk(Delta(), finish)
@@ -408,6 +436,43 @@ class ChatService:
 
 
 # ---------------------------------------------------------------------- request helpers
+
+
+def _sampling_options(request: ChatCompletionRequest | CompletionRequest) -> dict[str, Any]:
+    """The request's sampling fields beyond temperature/top_p, as :class:`GenerationRequest` fields (only those
+    it sets: the others keep their "off" value)."""
+    options: dict[str, Any] = {}
+    for name in ("top_k", "min_p", "presence_penalty", "frequency_penalty"):
+        value = getattr(request, name)
+        if value is not None:
+            options[name] = value
+    repeat = {v for v in (request.repetition_penalty, request.repeat_penalty) if v is not None}
+    if len(repeat) > 1:
+        raise InvalidRequest("repetition_penalty and repeat_penalty are the same setting: give one",
+                             param="repeat_penalty")
+    if repeat:
+        options["repeat_penalty"] = repeat.pop()
+    if request.logit_bias:
+        options["logit_bias"] = tuple(sorted(request.logit_bias.items()))
+    if isinstance(request, ChatCompletionRequest):
+        if request.top_logprobs is not None and not request.logprobs:
+            raise InvalidRequest("top_logprobs needs logprobs: true", param="top_logprobs")
+        if request.logprobs:
+            options["logprobs"] = request.top_logprobs or 0
+    return options
+
+
+def _wire_logprob(entry: _TokenLogprob) -> TokenLogprob:
+    return TokenLogprob(
+        token=entry.piece.decode("utf-8", errors="replace"), logprob=_finite(entry.logprob), bytes=list(entry.piece),
+        top_logprobs=[TopLogprob(token=t.piece.decode("utf-8", errors="replace"), logprob=_finite(t.logprob),
+                                 bytes=list(t.piece)) for t in entry.top],
+    )
+
+
+def _finite(logprob: float) -> float:
+    """OpenAI writes "effectively impossible" as -9999.0 (JSON has no -inf)."""
+    return logprob if logprob > -9999.0 else -9999.0
 
 
 def _completion_id() -> str:

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 
 from toolproxy.backends._grammar import GrammarGate
 from toolproxy.backends._llama import LlamaRuntime
+from toolproxy.backends._logits import LogitAdjuster, token_logprob
 from toolproxy.backends._sampling import SamplingStats, TokenPicker
 from toolproxy.backends._text import StopScanner
-from toolproxy.backends.base import GenerationDone, GenerationEvent, GenerationRequest, TextPiece
+from toolproxy.backends.base import GenerationDone, GenerationEvent, GenerationRequest, TextPiece, TokenLogprob
 from toolproxy.errors import BackendError
 
 Emit = Callable[[GenerationEvent], None]
@@ -87,8 +88,10 @@ def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
         gate.index = rt.vocab_index()
     picker = TokenPicker(
         temperature=req.temperature, top_p=req.top_p, seed=req.seed, gate=None, reference=job.reference_grammar,
-        closing=rt.closing() if gate is not None else None,
+        closing=rt.closing() if gate is not None else None, top_k=req.top_k, min_p=req.min_p,
     )
+    adjuster = LogitAdjuster(req, job.tokens)
+    logprobs = _Logprobs(req.logprobs)
     job.stats = picker.stats
     lazy = _LazyTrigger(req.grammar_triggers if gate is not None else ())
     if gate is not None and lazy.active:
@@ -98,7 +101,8 @@ def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
     n_gen = 0
     while n_gen < job.limit and not job.cancelled.is_set():
         t0 = time.perf_counter()
-        tok = picker.pick(rt.logits())
+        logits = adjuster.apply(rt.logits())
+        tok = picker.pick(logits)
         if tok is None:
             raise BackendError("the grammar allows no further token (dead end)")
         if rt.is_eog(tok):
@@ -106,6 +110,10 @@ def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
             break
         n_gen += 1
         piece = rt.piece(tok)
+        adjuster.accept(tok)
+        if logprobs.wanted:  # before the grammar moves on: the distribution this token was drawn from
+            masked = picker.gate.mask_candidates(logits)[0] if picker.gate is not None else logits
+            logprobs.add(token_logprob(masked, tok, logprobs.n_top, rt.piece))
         if picker.gate is not None:
             picker.gate.accept(tok, piece)
         elif gate is not None:
@@ -115,8 +123,10 @@ def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
                 picker.gate = gate
         picker.stats.seconds += time.perf_counter() - t0
         text = scanner.feed(piece)
+        if scanner.stopped:
+            logprobs.cut(len(scanner.text.encode()))
         if text:
-            emit(TextPiece(text))
+            emit(TextPiece(text, logprobs.take()))
         if scanner.stopped:
             finish = "stop"
             break
@@ -126,7 +136,31 @@ def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
     if job.cancelled.is_set():
         return
     tail = scanner.flush()
-    if tail:
-        emit(TextPiece(tail))
+    pending = logprobs.take()
+    if tail or pending:
+        emit(TextPiece(tail, pending))
     emit(GenerationDone(finish_reason="stop" if finish == "stop" else "length", prompt_tokens=len(job.tokens),
                         completion_tokens=n_gen))
+
+
+class _Logprobs:
+    """The log-probabilities of the tokens whose text has not been emitted yet (held back by the stop scanner)."""
+
+    def __init__(self, n_top: int | None) -> None:
+        self.wanted = n_top is not None
+        self.n_top = n_top or 0
+        self._pending: list[tuple[int, TokenLogprob]] = []  # (byte offset of the token in the output, entry)
+        self._offset = 0
+
+    def add(self, entry: TokenLogprob) -> None:
+        self._pending.append((self._offset, entry))
+        self._offset += len(entry.piece)
+
+    def cut(self, emitted: int) -> None:
+        """A stop string ends the output after ``emitted`` bytes: drop the tokens that start at or after it."""
+        self._pending = [(start, entry) for start, entry in self._pending if start < emitted]
+
+    def take(self) -> tuple[TokenLogprob, ...]:
+        out = tuple(entry for _, entry in self._pending)
+        self._pending.clear()
+        return out

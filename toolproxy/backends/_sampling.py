@@ -23,7 +23,10 @@ Greedy (temperature 0) — exact:
 
 Sampling (temperature > 0) — exact for the distribution defined below:
   The unconstrained sampler distribution is P = softmax(logits / T) truncated to its top-p nucleus (the
-  tokens whose strictly-more-probable tokens hold less than top_p of the mass). With a grammar we draw from
+  tokens whose strictly-more-probable tokens hold less than top_p of the mass), to its top-k (the tokens
+  with fewer than top_k strictly more probable ones) and to min-p (the tokens at least min_p times as
+  probable as the likeliest); each is a set of the likeliest tokens, so together they are the smallest of
+  the three (``top_k=0``, ``min_p=0``: off). With a grammar we draw from
   P conditioned on the grammar-allowed set A, i.e. P(t | t in A):
   1. rejection sampling: draw t ~ softmax(logits / T); redraw if t is outside the nucleus (one vectorised
      sum) or the grammar refuses it (rejected tokens are remembered, never asked about twice); accept the
@@ -31,10 +34,12 @@ Sampling (temperature > 0) — exact for the distribution defined below:
   2. else mask the vocabulary with the grammar (through the prefix index when it applies: same mask) and
      draw from P restricted to A exactly
      (:meth:`TokenPicker._sample_dense`, also the ``reference`` path).
-  Rejection sampling is exact, so both steps produce P(t | t in A). Only when the nucleus holds no allowed
-  token at all does step 2 use another distribution: temperature + top-p applied to the allowed tokens
-  alone (what llama.cpp does when the grammar comes first). With top_p = 1 this is exactly "grammar first,
-  then sample".
+  Rejection sampling is exact, so both steps produce P(t | t in A). Only when the truncated set holds no
+  allowed token at all does step 2 use another distribution: temperature + top-p/top-k/min-p applied to the
+  allowed tokens alone (what llama.cpp does when the grammar comes first). Without truncation this is exactly
+  "grammar first, then sample".
+
+Logit bias and repetition penalties change the logits before any of this (:mod:`toolproxy.backends._logits`).
 """
 
 from __future__ import annotations
@@ -90,9 +95,13 @@ class TokenPicker:
         gate: GrammarGate | None,
         reference: bool = False,
         closing: Closing | None = None,
+        top_k: int = 0,
+        min_p: float = 0.0,
     ) -> None:
         self.temperature = temperature
         self.top_p = top_p
+        self.top_k = top_k
+        self.min_p = min_p
         self.gate = gate
         self.reference = reference  # slow path only: mask the whole vocabulary every step (for tests)
         self.closing = closing  # greedy only: a refused separator closes the container where allowed
@@ -176,13 +185,30 @@ class TokenPicker:
         return w
 
     def _nucleus_threshold(self, w: npt.NDArray[np.float64]) -> float:
-        """Smallest weight inside the top-p nucleus of ``w`` (one sort: used on the slow paths only)."""
-        if self.top_p >= 1.0:
-            return float(w[w > 0.0].min())
-        ordered = np.sort(w)[::-1]
-        cum = np.cumsum(ordered)
-        k = min(int(np.searchsorted(cum, self.top_p * cum[-1])), ordered.shape[0] - 1)
-        return float(ordered[k])
+        """Smallest weight inside the top-p nucleus, top-k and min-p sets of ``w`` (one sort: used on the slow
+        paths only)."""
+        positive = w[w > 0.0]
+        if not positive.size:
+            return 0.0
+        threshold = float(positive.min())
+        if self.top_p < 1.0:
+            ordered = np.sort(w)[::-1]
+            cum = np.cumsum(ordered)
+            k = min(int(np.searchsorted(cum, self.top_p * cum[-1])), ordered.shape[0] - 1)
+            threshold = max(threshold, float(ordered[k]))
+        if 0 < self.top_k < positive.shape[0]:
+            threshold = max(threshold, float(np.partition(positive, -self.top_k)[-self.top_k]))
+        if self.min_p > 0.0:
+            threshold = max(threshold, self.min_p * float(positive.max()))
+        return threshold
+
+    def _outside(self, w: npt.NDArray[np.float64], tok: int, total: float) -> bool:
+        """Whether ``tok`` falls outside the top-p nucleus, top-k or min-p set (vectorised sums, no sort)."""
+        if self.top_p < 1.0 and float(w[w > w[tok]].sum()) >= self.top_p * total:
+            return True
+        if self.top_k > 0 and int(np.count_nonzero(w > w[tok])) >= self.top_k:
+            return True
+        return self.min_p > 0.0 and float(w[tok]) < self.min_p * float(w.max())
 
     def _draw(self, w: npt.NDArray[np.float64]) -> int:
         cdf = np.cumsum(w)
@@ -201,8 +227,7 @@ class TokenPicker:
             tok = min(int(np.searchsorted(cdf, self.rng.random() * total, side="right")), w.shape[0] - 1)
             if tok in rejected:
                 continue
-            # top-p membership: the mass of strictly more probable tokens is below top_p
-            if self.top_p < 1.0 and float(w[w > w[tok]].sum()) >= self.top_p * total:
+            if self._outside(w, tok, total):  # top-p, top-k, min-p
                 rejected.add(tok)
                 continue
             if gate is None or gate.allows(tok):
@@ -227,8 +252,8 @@ class TokenPicker:
     def _sample_dense(self, masked: FloatArray, logits: FloatArray) -> int | None:
         """Sample from grammar-masked logits exactly as the fast path would (argmax at temperature 0).
 
-        The distribution: the unconstrained top-p nucleus restricted to the allowed tokens; when that is
-        empty, temperature + top-p applied to the allowed tokens alone.
+        The distribution: the unconstrained truncated set (top-p, top-k, min-p) restricted to the allowed
+        tokens; when that is empty, temperature + the truncation applied to the allowed tokens alone.
         """
         if not np.isfinite(masked).any():
             return None

@@ -23,6 +23,46 @@ class GenerationRequest:
     seed: int | None = None
     # Lazy grammar (upstream llama-server): text is free until one of these triggers appears.
     grammar_triggers: tuple[str, ...] = ()
+    # Further sampling (issue 17): the defaults switch each one off. See ``SAMPLING_FIELDS``.
+    top_k: int = 0  # 0: off
+    min_p: float = 0.0  # 0: off
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    repeat_penalty: float = 1.0  # llama.cpp's multiplicative repetition penalty; 1: off
+    penalty_last_n: int = 64  # penalties look at the last N tokens, prompt included (llama.cpp's default)
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias added to its logit)
+    logprobs: int | None = None  # None: none; N >= 0: each token's log-probability and its N likeliest rivals
+
+
+#: The sampling fields of :class:`GenerationRequest` a backend may or may not honour, with their "off" values.
+#: A backend lists the ones it implements in :attr:`Backend.sampling_fields`; a request that sets any other
+#: one is refused (400) instead of silently ignored.
+SAMPLING_FIELDS: dict[str, object] = {
+    "top_k": 0,
+    "min_p": 0.0,
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+    "repeat_penalty": 1.0,
+    "logit_bias": (),
+    "logprobs": None,
+}
+
+
+@dataclass(frozen=True)
+class TopLogprob:
+    token_id: int  # -1 where the upstream does not say
+    piece: bytes
+    logprob: float
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token: its log-probability and the likeliest alternatives at that step."""
+
+    token_id: int
+    piece: bytes
+    logprob: float
+    top: tuple[TopLogprob, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -30,6 +70,7 @@ class TextPiece:
     """A piece of generated text (one or more tokens, already detokenized, UTF-8 complete)."""
 
     text: str
+    logprobs: tuple[TokenLogprob, ...] = ()  # the tokens this piece's text came from (when asked for)
 
 
 @dataclass(frozen=True)
@@ -60,6 +101,9 @@ class Backend(abc.ABC):
     #: llama-server style lazy grammars: in ``tool_choice: auto`` the text is left free until a trigger word
     #: (``GenerationRequest.grammar_triggers``) and only the call from the trigger on is constrained.
     prefers_lazy_grammar: bool = False
+
+    #: The :data:`SAMPLING_FIELDS` this backend implements (temperature, top_p, stop, seed: every backend).
+    sampling_fields: frozenset[str] = frozenset()
 
     @abc.abstractmethod
     def info(self) -> ModelInfo: ...

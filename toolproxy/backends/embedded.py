@@ -25,7 +25,15 @@ from typing import Literal
 from toolproxy.backends._decode_loop import Job, run_job
 from toolproxy.backends._grammar import GrammarGate
 from toolproxy.backends._llama import LlamaRuntime
-from toolproxy.backends.base import Backend, GenerationDone, GenerationEvent, GenerationRequest, ModelInfo
+from toolproxy.backends.base import (
+    SAMPLING_FIELDS,
+    Backend,
+    GenerationDone,
+    GenerationEvent,
+    GenerationRequest,
+    ModelInfo,
+)
+from toolproxy.backends.llama_server import check_sampling
 from toolproxy.errors import BackendError, BackendUnavailable, ContextOverflow, InvalidRequest, ToolproxyError
 
 log = logging.getLogger(__name__)
@@ -41,6 +49,8 @@ class EmbeddedBackend(Backend):
     ``grammar_strategy="full"`` applies the grammar to the whole vocabulary at every step (the slow
     reference; for tests and the benchmark). The default ``"fast"`` gives identical greedy output.
     """
+
+    sampling_fields = frozenset(SAMPLING_FIELDS)
 
     def __init__(
         self,
@@ -89,6 +99,10 @@ class EmbeddedBackend(Backend):
             raise InvalidRequest("temperature must be a number >= 0", param="temperature")
         if not (math.isfinite(request.top_p) and 0.0 <= request.top_p <= 1.0):
             raise InvalidRequest("top_p must be between 0 and 1", param="top_p")
+        check_sampling(request)
+        if any(token >= self._rt.n_vocab for token, _ in request.logit_bias):
+            raise InvalidRequest(f"logit_bias: token ids of this model are 0..{self._rt.n_vocab - 1}",
+                                 param="logit_bias")
         tokens = self._rt.prompt_tokens(request.prompt)
         if not request.prompt or not tokens:
             raise InvalidRequest("the prompt is empty", param="prompt")

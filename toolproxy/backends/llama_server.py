@@ -7,8 +7,9 @@
   a trigger that is a single token must also be a ``preserved_tokens`` entry, or llama-server refuses it).
 - Special tokens the grammar or triggers name (``<tool_call>``, ``[TOOL_CALLS]``, ``<|python_tag|>`` ...) are
   sent as ``preserved_tokens`` so llama-server renders them as text, as the embedded backend does.
-- Sampling is what the OpenAI request asked for: llama-server's extra samplers (top-k, min-p, repeat penalty)
-  are switched off.
+- Sampling is what the request asked for, nothing more: llama-server's extra samplers (top-k, min-p, repeat
+  penalty) are off unless asked for; penalties, ``logit_bias`` and ``n_probs`` (log-probabilities) are passed on.
+  llama-server's log-probabilities are its pre-sampling ones: softmax of the raw logits, grammar not applied.
 - ``/props`` gives the chat template, context size and BOS/EOS; ``/health`` readiness (503 while loading).
 """
 
@@ -33,7 +34,17 @@ from toolproxy.backends._upstream import (
     token_count,
     unexpected_event,
 )
-from toolproxy.backends.base import Backend, GenerationDone, GenerationEvent, GenerationRequest, ModelInfo, TextPiece
+from toolproxy.backends.base import (
+    SAMPLING_FIELDS,
+    Backend,
+    GenerationDone,
+    GenerationEvent,
+    GenerationRequest,
+    ModelInfo,
+    TextPiece,
+    TokenLogprob,
+    TopLogprob,
+)
 from toolproxy.errors import BackendError, BackendUnavailable, InvalidRequest
 
 log = logging.getLogger(__name__)
@@ -67,6 +78,7 @@ class ServerFacts:
 
 class LlamaServerBackend(Backend):
     prefers_lazy_grammar = True  # llama-server supports grammar_lazy + grammar_triggers
+    sampling_fields = frozenset(SAMPLING_FIELDS)
     """One llama-server. Build it with :func:`connect` (waits for readiness, reads ``/props``)."""
 
     def __init__(self, url: str, facts: ServerFacts, *, timeouts: Timeouts | None = None,
@@ -100,12 +112,20 @@ class LlamaServerBackend(Backend):
             "cache_prompt": True,
             "temperature": request.temperature,
             "top_p": request.top_p,
-            "top_k": 0,
-            "min_p": 0.0,
-            "repeat_penalty": 1.0,
+            "top_k": request.top_k,
+            "min_p": request.min_p,
+            "repeat_penalty": request.repeat_penalty,
             "seed": -1 if request.seed is None else request.seed,
             "stop": list(request.stop),
         }
+        if request.presence_penalty or request.frequency_penalty or request.repeat_penalty != 1.0:
+            body["presence_penalty"] = request.presence_penalty
+            body["frequency_penalty"] = request.frequency_penalty
+            body["repeat_last_n"] = request.penalty_last_n
+        if request.logit_bias:
+            body["logit_bias"] = [[token, bias] for token, bias in request.logit_bias]
+        if request.logprobs is not None:
+            body["n_probs"] = max(1, request.logprobs)  # 0 would send no probabilities at all
         markers = preserved_markers(request.grammar or "", request.grammar_triggers)
         if markers:
             body["preserved_tokens"] = markers
@@ -136,9 +156,10 @@ class LlamaServerBackend(Backend):
                 if not isinstance(data, dict) or not isinstance(data.get("content", ""), str):
                     raise unexpected_event(self.url, data)
                 content = data.get("content", "")
-                if content:
+                logprobs = _logprobs(data, request.logprobs)
+                if content or logprobs:
                     produced[0] = True
-                    yield TextPiece(content)
+                    yield TextPiece(content, logprobs)
                 if data.get("stop") is True:
                     done = self._done(data)
                     yield done
@@ -160,6 +181,36 @@ class LlamaServerBackend(Backend):
         await self._http.aclose()
 
 
+def _logprobs(data: dict[str, Any], n_top: int | None) -> tuple[TokenLogprob, ...]:
+    """The ``completion_probabilities`` of one streamed event (llama-server's OpenAI-like format)."""
+    if n_top is None:
+        return ()
+    entries = data.get("completion_probabilities")
+    if not isinstance(entries, list):
+        return ()
+    out: list[TokenLogprob] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        tops = entry.get("top_logprobs")
+        top = tuple(_top_logprob(t) for t in (tops if isinstance(tops, list) else [])[:n_top] if isinstance(t, dict))
+        first = _top_logprob(entry)
+        out.append(TokenLogprob(first.token_id, first.piece, first.logprob, top))
+    return tuple(out)
+
+
+def _top_logprob(entry: dict[str, Any]) -> TopLogprob:
+    raw = entry.get("bytes")
+    if isinstance(raw, list) and all(isinstance(b, int) and 0 <= b < 256 for b in raw):
+        piece = bytes(raw)
+    else:
+        piece = str(entry.get("token") or "").encode()
+    token_id = entry.get("id")
+    logprob = entry.get("logprob")
+    return TopLogprob(token_id if isinstance(token_id, int) else -1, piece,
+                      float(logprob) if isinstance(logprob, (int, float)) else float("-inf"))
+
+
 def check_sampling(request: GenerationRequest) -> None:
     """The checks the embedded backend makes, so a bad request is a 400 whichever backend serves it."""
     if request.max_tokens is not None and request.max_tokens < 0:
@@ -170,6 +221,20 @@ def check_sampling(request: GenerationRequest) -> None:
         raise InvalidRequest("top_p must be between 0 and 1", param="top_p")
     if not request.prompt:
         raise InvalidRequest("the prompt is empty", param="prompt")
+    if request.top_k < 0:
+        raise InvalidRequest("top_k must be >= 0 (0: off)", param="top_k")
+    if not (math.isfinite(request.min_p) and 0.0 <= request.min_p <= 1.0):
+        raise InvalidRequest("min_p must be between 0 and 1", param="min_p")
+    for name in ("presence_penalty", "frequency_penalty"):
+        if not (math.isfinite(getattr(request, name)) and -2.0 <= getattr(request, name) <= 2.0):
+            raise InvalidRequest(f"{name} must be between -2 and 2", param=name)
+    if not (math.isfinite(request.repeat_penalty) and request.repeat_penalty > 0.0):
+        raise InvalidRequest("repeat_penalty must be a number > 0 (1: off)", param="repeat_penalty")
+    for token, bias in request.logit_bias:
+        if token < 0 or not (math.isfinite(bias) and -100.0 <= bias <= 100.0):
+            raise InvalidRequest("logit_bias maps token ids to a bias between -100 and 100", param="logit_bias")
+    if request.logprobs is not None and not 0 <= request.logprobs <= 20:
+        raise InvalidRequest("top_logprobs must be between 0 and 20", param="top_logprobs")
 
 
 def preserved_markers(grammar: str, triggers: tuple[str, ...]) -> list[str]:

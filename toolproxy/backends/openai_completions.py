@@ -9,6 +9,9 @@ The grammar goes into a configurable field (a dotted name nests it):
 toolproxy renders the prompt (pass ``--chat-template`` for the model: the OpenAI API does not expose it).
 Lazy grammars (``tool_choice: auto`` with trigger words) have no OpenAI-completions equivalent: such requests are
 sent unconstrained and parsed as usual.
+
+Sampling fields beyond OpenAI's are sent only when set, under vLLM's / SGLang's names (``top_k``, ``min_p``,
+``repetition_penalty``); log-probabilities are the completions API's (``logprobs: N``), as the engine computes them.
 """
 
 from __future__ import annotations
@@ -28,7 +31,17 @@ from toolproxy.backends._upstream import (
     token_count,
     unexpected_event,
 )
-from toolproxy.backends.base import Backend, GenerationDone, GenerationEvent, GenerationRequest, ModelInfo, TextPiece
+from toolproxy.backends.base import (
+    SAMPLING_FIELDS,
+    Backend,
+    GenerationDone,
+    GenerationEvent,
+    GenerationRequest,
+    ModelInfo,
+    TextPiece,
+    TokenLogprob,
+    TopLogprob,
+)
 from toolproxy.backends.llama_server import check_sampling
 from toolproxy.errors import BackendError, BackendUnavailable
 
@@ -36,6 +49,8 @@ log = logging.getLogger(__name__)
 
 
 class OpenAICompletionsBackend(Backend):
+    sampling_fields = frozenset(SAMPLING_FIELDS)
+
     def __init__(self, url: str, info: ModelInfo, *, upstream_model: str, grammar_field: str = "grammar",
                  timeouts: Timeouts | None = None, api_key: str | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -76,6 +91,14 @@ class OpenAICompletionsBackend(Backend):
             body["seed"] = request.seed
         if request.stop:
             body["stop"] = list(request.stop)
+        for name, wire in (("top_k", "top_k"), ("min_p", "min_p"), ("presence_penalty", "presence_penalty"),
+                           ("frequency_penalty", "frequency_penalty"), ("repeat_penalty", "repetition_penalty")):
+            if getattr(request, name) != SAMPLING_FIELDS[name]:
+                body[wire] = getattr(request, name)
+        if request.logit_bias:
+            body["logit_bias"] = {str(token): bias for token, bias in request.logit_bias}
+        if request.logprobs is not None:
+            body["logprobs"] = request.logprobs
         if request.grammar and not request.grammar_triggers:
             target = body
             for part in self._grammar_path[:-1]:
@@ -96,9 +119,10 @@ class OpenAICompletionsBackend(Backend):
                     usage = data["usage"]
                 for choice in data.get("choices") or []:
                     text = choice.get("text") if isinstance(choice, dict) else None
-                    if isinstance(text, str) and text:
+                    logprobs = _logprobs(choice, request.logprobs)
+                    if (isinstance(text, str) and text) or logprobs:
                         produced[0] = True
-                        yield TextPiece(text)
+                        yield TextPiece(text if isinstance(text, str) else "", logprobs)
                     if isinstance(choice, dict) and choice.get("finish_reason"):
                         finish = str(choice["finish_reason"])
         if finish is None:
@@ -111,6 +135,26 @@ class OpenAICompletionsBackend(Backend):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _logprobs(choice: Any, n_top: int | None) -> tuple[TokenLogprob, ...]:
+    """The completions API's ``logprobs`` of one streamed choice: tokens as text, no ids (-1)."""
+    if n_top is None or not isinstance(choice, dict) or not isinstance(choice.get("logprobs"), dict):
+        return ()
+    lp = choice["logprobs"]
+    tokens, values = lp.get("tokens"), lp.get("token_logprobs")
+    if not isinstance(tokens, list) or not isinstance(values, list):
+        return ()
+    tops = lp.get("top_logprobs") if isinstance(lp.get("top_logprobs"), list) else []
+    out: list[TokenLogprob] = []
+    for i, (token, value) in enumerate(zip(tokens, values, strict=False)):
+        alternatives = tops[i] if i < len(tops) and isinstance(tops[i], dict) else {}
+        ranked = sorted(alternatives.items(), key=lambda kv: -kv[1] if isinstance(kv[1], (int, float)) else 0.0)
+        top = tuple(TopLogprob(-1, str(t).encode(), float(v)) for t, v in ranked[:n_top]
+                    if isinstance(v, (int, float)))
+        out.append(TokenLogprob(-1, str(token).encode(), float(value) if isinstance(value, (int, float))
+                                else float("-inf"), top))
+    return tuple(out)
 
 
 def _base(url: str) -> str:

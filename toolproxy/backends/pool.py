@@ -98,6 +98,8 @@ class UpstreamPool(Backend):
             raise ValueError("a pool needs at least one upstream")
         self.members = [Member(u) for u in upstreams]
         self.prefers_lazy_grammar = all(u.prefers_lazy_grammar for u in upstreams)
+        self.sampling_fields = frozenset.intersection(  # what every member honours
+            *(frozenset(getattr(u, "sampling_fields", ())) for u in upstreams))
         self._health_interval = health_interval
         self._slack = affinity_slack
         self._index = PrefixIndex(chunk_chars=chunk_chars, max_entries=max_prefix_entries)

@@ -9,7 +9,15 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
-from toolproxy.backends.base import Backend, GenerationDone, GenerationEvent, GenerationRequest, ModelInfo, TextPiece
+from toolproxy.backends.base import (
+    SAMPLING_FIELDS,
+    Backend,
+    GenerationDone,
+    GenerationEvent,
+    GenerationRequest,
+    ModelInfo,
+    TextPiece,
+)
 from toolproxy.errors import BackendError
 
 
@@ -28,6 +36,8 @@ Handler = Callable[[GenerationRequest], Script]
 
 
 class ScriptedBackend(Backend):
+    sampling_fields = frozenset(SAMPLING_FIELDS)  # recorded in ``requests``; the text is scripted anyway
+
     def __init__(self, handler: Handler, *, model_id: str = "scripted", context_size: int = 4096,
                  architecture: str = "gemma3") -> None:
         self._handler = handler
