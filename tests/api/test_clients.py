@@ -132,8 +132,8 @@ async def test_agents_sdk_runs_a_tool_to_an_answer(embedded_api: str) -> None:
 def test_anthropic_tool_use_and_tool_result_round_trip(embedded_api: str) -> None:
     client = _anthropic(embedded_api)
     user = {"role": "user", "content": QUESTION}
-    message = client.messages.create(model="any", max_tokens=48, messages=[user], tools=[TOOL],
-                                     tool_choice={"type": "any"})
+    message = client.messages.create(model="any", max_tokens=64, messages=[user], tools=[TOOL],
+                                     tool_choice={"type": "any", "disable_parallel_tool_use": True})
     assert message.stop_reason == "tool_use"
     [use] = [block for block in message.content if block.type == "tool_use"]
     assert use.name == "get_weather" and isinstance(use.input["city"], str)
@@ -149,8 +149,9 @@ def test_anthropic_tool_use_and_tool_result_round_trip(embedded_api: str) -> Non
 def test_anthropic_stream_input_json_deltas(embedded_api: str) -> None:
     client = _anthropic(embedded_api)
     partial = ""
-    with client.messages.stream(model="any", max_tokens=48, messages=[{"role": "user", "content": QUESTION}],
-                                tools=[TOOL], tool_choice={"type": "tool", "name": "get_weather"}) as stream:
+    with client.messages.stream(model="any", max_tokens=64, messages=[{"role": "user", "content": QUESTION}],
+                                tools=[TOOL], tool_choice={"type": "tool", "name": "get_weather",
+                                                           "disable_parallel_tool_use": True}) as stream:
         for event in stream:
             if event.type == "content_block_delta" and event.delta.type == "input_json_delta":
                 partial += event.delta.partial_json

@@ -5,14 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 
 class Strict(BaseModel):
-    """A request shape whose unknown fields are refused (``extra_forbidden``: 400 naming the field)."""
+    """A request shape whose unknown fields are refused (``extra_forbidden``: 400 naming the field). An unknown
+    field whose value is ``null`` asks for nothing and is dropped: SDKs send their newer optional fields as null
+    when they echo a block back (``model_dump()`` of a response block)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_unknown_nulls(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        known = set(cls.model_fields) | {
+            f.alias for f in cls.model_fields.values() if f.alias}
+        return {k: v for k, v in value.items() if v is not None or k in known}
 
 
 def known_types(what: str, supported: tuple[str, ...], *, default: str | None = None) -> BeforeValidator:

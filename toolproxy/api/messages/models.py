@@ -29,6 +29,7 @@ class ToolUseBlock(Strict):
     name: str = Field(min_length=1)
     input: dict[str, Any]
     cache_control: dict[str, Any] | None = None
+    caller: dict[str, Any] | None = None  # who called it (``{"type": "direct"}``): bookkeeping
 
 
 class ToolResultBlock(Strict):
