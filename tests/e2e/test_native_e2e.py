@@ -28,7 +28,7 @@ FAMILIES = {
     "Qwen-Qwen2.5-7B-Instruct": "hermes",
     "meta-llama-Llama-3.1-8B-Instruct": "llama3",
     "meetkai-functionary-medium-v3.2": "functionary_v3.2",
-    "LFM2.5-8B-A1B": "pythonic",
+    "LFM2.5-8B-A1B": "lfm2",
     "mistralai-Ministral-3-14B-Reasoning-2512": "mistral_v11",
     "deepseek-ai-DeepSeek-V3.1": "deepseek",
 }

@@ -228,6 +228,7 @@ class NamedCallParser:
         self._body = body
         self._out = out
         self._name = ""
+        self._id_name: str | None = None  # the name, once ``id_marker`` ended it
         self._index: int | None = None
         self._stream: JsonStream | None = None
         self.done = False
@@ -253,17 +254,22 @@ class NamedCallParser:
 
     def _feed_name(self, text: str) -> int:
         end = self._body.name_end
+        id_marker = self._body.id_marker
         for i, c in enumerate(text):
             self._name += c
             if self._name.endswith(end):
-                name = self._name[: -len(end)].strip()
+                name = (self._id_name if self._id_name is not None else self._name[: -len(end)]).strip()
                 if not name or any(ch.isspace() for ch in name):
                     raise BodyFailure(i, f"bad tool name {name!r}")
                 self._index = self._out.call_start(name)
                 self._stream = JsonStream(_ArgsOnly(self._index, self._out))
                 return i + 1
+            if id_marker and self._id_name is None and self._name.endswith(id_marker):
+                self._id_name = self._name[: -len(id_marker)]  # the name; a call id follows (ignored)
+                self._name = ""
+                continue
             if len(self._name) > self._body.max_name_len + len(end):
-                raise BodyFailure(i, "tool name too long")
+                raise BodyFailure(i, "tool name too long" if self._id_name is None else "call id too long")
         return len(text)
 
     def _close(self) -> None:

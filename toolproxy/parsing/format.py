@@ -10,7 +10,7 @@ A style never writes streaming code; it describes its output with an :class:`Out
     envelope such as thoughtful_steps' ``{"thought_about_next_step_only": ..., "next_step": {...}}``
     with a reasoning path, a text path and a calls path.
   * :class:`NamedCallBody` -- ``NAME<name_end>{json arguments}`` (functionary, ``<function=NAME>``,
-    ``>>>NAME\\n``).
+    ``>>>NAME\\n``), optionally ``NAME<id_marker>ID<name_end>{json}`` (Mistral Small 3.2's ``[CALL_ID]``).
   * :class:`PythonCallsBody` -- ``[f(a=1), g(b="x")]`` parsed with :mod:`ast` (never ``eval``).
 
   ``end`` (optional) is a closing marker consumed after the body (``</tool_call>``); a missing one is
@@ -62,10 +62,15 @@ class JsonBody:
 
 @dataclass(frozen=True)
 class NamedCallBody:
-    """``NAME`` up to the literal ``name_end``, then the arguments as one JSON value."""
+    """``NAME`` up to the literal ``name_end``, then the arguments as one JSON value.
+
+    ``id_marker``: the name may also end at this literal, followed by a call id (or other text, ignored) up to
+    ``name_end``: Mistral Small 3.2's ``NAME[CALL_ID]a1B2c3D4e[ARGS]{...}``.
+    """
 
     name_end: str
     max_name_len: int = 256
+    id_marker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,10 @@ class Region:
     end: str | None = None
     keep_start: bool = False
     anchored: bool = False
+    repeat: bool = False
+    """Further bodies may follow the first before ``end`` (whitespace between): MiniMax M1's
+    ``<tool_calls>\n{call}\n{call}\n</tool_calls>``. A JSON body repeats when the next non-blank character
+    is ``{``; anything else ends the region as a missing ``end`` does."""
 
 
 @dataclass(frozen=True)

@@ -228,5 +228,12 @@ class Scanner:
             return True
         if not final and (not stripped or region.end.startswith(stripped)):
             return False
+        if region.repeat and stripped.startswith("{"):  # another body of the same region
+            self._consume(len(self._buf) - len(stripped))
+            self._body = body_parser(region.body, self._out)
+            self._region_raw = ""
+            self._region_count = self._out.activity
+            self._mode = "region"
+            return True
         self._mode = "text"  # a missing closing marker is tolerated
         return True

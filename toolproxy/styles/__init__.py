@@ -20,11 +20,19 @@ STYLES: dict[str, str] = {
     "functionary_v3.2": "toolproxy.styles.functionary_v3:FunctionaryV32",
     "xlam": "toolproxy.styles.xlam:Xlam",
     "pythonic": "toolproxy.styles.pythonic:Pythonic",
+    "lfm2": "toolproxy.styles.pythonic:Lfm2",
     "generic": "toolproxy.styles.generic:Generic",
     "short": "toolproxy.styles.inserts:Short",
     "long": "toolproxy.styles.inserts:Long",
     "deepseek": "toolproxy.styles.deepseek:DeepSeek",
+    "deepseek_r1": "toolproxy.styles.deepseek:DeepSeekR1",
     "apriel": "toolproxy.styles.apriel:Apriel",
+    # issue 15: JSON calls behind each family's own markers
+    "gigachat": "toolproxy.styles.families:GigaChat",
+    "minimax_m1": "toolproxy.styles.families:MiniMaxM1",
+    "nemotron_v2": "toolproxy.styles.families:NemotronV2",
+    "command_r": "toolproxy.styles.families:CommandR",
+    "kimi_k2": "toolproxy.styles.families:KimiK2",
 }
 
 

@@ -83,3 +83,68 @@ class DeepSeek(Style):
 
     def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
         return FORMAT
+
+
+FENCE_OPEN = "```json"
+FENCE_CLOSE = "```"
+R1_START = f"{CALL_BEGIN}function{SEP}"
+R1_FORMAT = OutputFormat(
+    regions=(Region(R1_START, NamedCallBody(FENCE_OPEN), end=FENCE_CLOSE + CALL_END),), silent=(CALLS_BEGIN, CALLS_END)
+)
+
+
+def _r1_call(name: str, arguments_json: str) -> str:
+    return f"{R1_START}{name}\n{FENCE_OPEN}\n{arguments_json}\n{FENCE_CLOSE}{CALL_END}"
+
+
+def _r1_assistant(text: str, calls: list[Call], _: ChatMessage) -> str:
+    if not calls:
+        return text
+    chained = "\n".join(_r1_call(c.name, c.arguments_json) for c in calls)
+    return f"{text}{CALLS_BEGIN}{chained}{CALLS_END}"
+
+
+def r1_announce(tools: list[ToolSpec]) -> str:
+    sections = "\n\n".join(
+        f"### {t.name}\nDescription: {t.description}\n\nParameters: {dumps(t.parameters)}" for t in tools
+    )
+    return (
+        "## Tools\nYou have access to the following tools:\n\n"
+        f"{sections}\n\n"
+        "To call tools, write:\n"
+        f"{CALLS_BEGIN}{_r1_call('tool_call_name', '{tool_call_arguments}')}{CALLS_END}\n"
+        "with the arguments as JSON that follows the tool's Parameters schema; several calls one after another."
+    )
+
+
+class DeepSeekR1(DeepSeek):
+    """DeepSeek R1 and its distills, as their templates write calls:
+    ``<|tool▁calls▁begin|><|tool▁call▁begin|>function<|tool▁sep|>NAME\\n```json\\n{json}\\n```<|tool▁call▁end|>``
+    (calls separated by a newline) ``<|tool▁calls▁end|>``. Grammar per policy as :class:`DeepSeek`."""
+
+    name: ClassVar[str] = "deepseek_r1"
+    description: ClassVar[str] = "DeepSeek R1: <|tool▁call▁begin|>function<|tool▁sep|>NAME + ```json fenced arguments"
+
+    def prepare_messages(self, messages: list[ChatMessage], tools: list[ToolSpec], policy: CallPolicy) -> list[Message]:
+        return compose(messages, tools, policy, announce=r1_announce, assistant=_r1_assistant, tool=_tool,
+                       tool_joiner="")
+
+    def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
+        b = GrammarBuilder()
+        text = text_excluding(b, "text", [CALLS_BEGIN, CALL_BEGIN])
+        if policy.mode == "none" or not tools:
+            return b.build(text)
+        alternatives = [
+            f"{gbnf_literal(R1_START + t.name + chr(10) + FENCE_OPEN + chr(10))} {args_rule(b, t)} "
+            f"{gbnf_literal(chr(10) + FENCE_CLOSE + CALL_END)}"
+            for t in tools
+        ]
+        call = b.add_rule("call", " | ".join(alternatives))
+        calls = repeat(b, "calls", call, '"\\n"', many=policy.parallel)
+        block = b.add_rule("call-block", f"{gbnf_literal(CALLS_BEGIN)} {calls} {gbnf_literal(CALLS_END)}")
+        if policy.mode == "required":
+            return b.build(block)
+        return b.build(f"{text} {block}?")
+
+    def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
+        return R1_FORMAT

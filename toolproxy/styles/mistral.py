@@ -160,4 +160,6 @@ class MistralV11(Mistral):
         return V11_FORMAT
 
 
-V11_FORMAT = OutputFormat(regions=(Region(MARKER, NamedCallBody(ARGS)),))
+CALL_ID = "[CALL_ID]"
+V11_FORMAT = OutputFormat(regions=(Region(MARKER, NamedCallBody(ARGS, id_marker=CALL_ID)),))
+"""Mistral Small 3.2 / Devstral 2507 templates write ``NAME[CALL_ID]ID[ARGS]{...}``: the id is read and ignored."""

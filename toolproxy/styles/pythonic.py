@@ -19,7 +19,7 @@ from toolproxy.parsing.format import OutputFormat, PythonCallsBody, Region
 from toolproxy.protocol import ChatMessage
 from toolproxy.styles.base import CallPolicy, Style, ToolSpec
 from toolproxy.styles.common import Call, Message, dumps, tool_dicts
-from toolproxy.styles.grammar_kit import args_schema
+from toolproxy.styles.grammar_kit import args_schema, text_excluding
 from toolproxy.styles.leading import text_not_starting
 from toolproxy.styles.prompting import compose
 from toolproxy.styles.pyliteral import PyLiteralGrammar, python_call
@@ -57,6 +57,25 @@ def _tool(name: str, content: str) -> str:
     return f"[{name}] -> {content}"
 
 
+def call_list(b: GrammarBuilder, tools: list[ToolSpec], parallel: bool) -> str:
+    """``[f(a=1), g(b="x")]`` (one call when not ``parallel``), each tool's keyword arguments constrained by
+    its schema as Python literals; the rule's name."""
+    py = PyLiteralGrammar(b)
+    alternatives: list[str] = []
+    for tool in tools:
+        if not all(part.isidentifier() for part in tool.name.split(".")):
+            raise UnsupportedSchema("", f"tool name {tool.name!r} is not a Python name")
+        schema = args_schema(tool)
+        if not isinstance(schema, dict):
+            raise UnsupportedSchema("", "parameters must be an object schema")
+        kwargs = py.kwargs(schema, f"{tool.name}-args")
+        inner = f"py-ws {kwargs} py-ws" if kwargs else "py-ws"
+        alternatives.append(b.add_rule(f"call-{tool.name}", f'{gbnf_literal(tool.name + "(")} {inner} ")"'))
+    call = b.add_rule("call", " | ".join(alternatives))
+    more = f' ( "," py-ws {call} )*' if parallel else ""
+    return b.add_rule("call-list", f'"[" {call}{more} "]"')
+
+
 class Pythonic(Style):
     name: ClassVar[str] = "pythonic"
     description: ClassVar[str] = "[f(a=1), g(b=\"x\")]: calls as a Python list (BFCL prompt mode, Llama 4, LFM2)"
@@ -68,23 +87,56 @@ class Pythonic(Style):
         b = GrammarBuilder()
         if policy.mode == "none" or not tools:
             return b.build(text_not_starting(b, "text", "["))
-        py = PyLiteralGrammar(b)
-        alternatives: list[str] = []
-        for tool in tools:
-            if not all(part.isidentifier() for part in tool.name.split(".")):
-                raise UnsupportedSchema("", f"tool name {tool.name!r} is not a Python name")
-            schema = args_schema(tool)
-            if not isinstance(schema, dict):
-                raise UnsupportedSchema("", "parameters must be an object schema")
-            kwargs = py.kwargs(schema, f"{tool.name}-args")
-            inner = f"py-ws {kwargs} py-ws" if kwargs else "py-ws"
-            alternatives.append(b.add_rule(f"call-{tool.name}", f'{gbnf_literal(tool.name + "(")} {inner} ")"'))
-        call = b.add_rule("call", " | ".join(alternatives))
-        more = f' ( "," py-ws {call} )*' if policy.parallel else ""
-        calls = b.add_rule("call-list", f'"[" {call}{more} "]"')
+        calls = call_list(b, tools, policy.parallel)
         if policy.mode == "required":
             return b.build(calls)
         return b.build(f"{text_not_starting(b, 'text', '[')} | {calls}")
 
     def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
         return FORMAT
+
+
+CALL_START = "<|tool_call_start|>"
+CALL_END = "<|tool_call_end|>"
+LFM2_FORMAT = OutputFormat(regions=(Region(CALL_START, PythonCallsBody(), end=CALL_END),))
+
+
+def _lfm2_assistant(text: str, calls: list[Call], _: ChatMessage) -> str:
+    if not calls:
+        return text
+    return text + CALL_START + "[" + ", ".join(_source(c) for c in calls) + "]" + CALL_END
+
+
+class Lfm2(Pythonic):
+    """LFM2 / LFM2.5 (Liquid): text, then the Python call list between ``<|tool_call_start|>`` and
+    ``<|tool_call_end|>`` (``<|tool_call_start|>[get_weather(city='Paris', days=3)]<|tool_call_end|>``, as
+    LFM2.5's template writes it). Grammar: ``auto`` = text (without the start marker), then optionally the
+    call block; ``required`` = the block; ``none`` = text; ``parallel`` false = a list of one call."""
+
+    name: ClassVar[str] = "lfm2"
+    description: ClassVar[str] = "<|tool_call_start|>[f(a=1)]<|tool_call_end|> after optional text (LFM2, LFM2.5)"
+
+    def prepare_messages(self, messages: list[ChatMessage], tools: list[ToolSpec], policy: CallPolicy) -> list[Message]:
+        return compose(messages, tools, policy, announce=_lfm2_announce, assistant=_lfm2_assistant, tool=_tool)
+
+    def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
+        b = GrammarBuilder()
+        text = text_excluding(b, "text", [CALL_START])
+        if policy.mode == "none" or not tools:
+            return b.build(text)
+        block = f"{gbnf_literal(CALL_START)} {call_list(b, tools, policy.parallel)} {gbnf_literal(CALL_END)}"
+        if policy.mode == "required":
+            return b.build(block)
+        return b.build(f"{text} ( {block} )?")
+
+    def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
+        return LFM2_FORMAT
+
+
+def _lfm2_announce(tools: list[ToolSpec]) -> str:
+    listed = ", ".join(dumps(t) for t in tool_dicts(tools))
+    return (
+        f"List of tools: [{listed}]\n"
+        f"To call tools, write {CALL_START}[func_name1(param=value, ...), func_name2(...)]{CALL_END}; "
+        "string values in quotes. To answer without a tool, just write the answer."
+    )
