@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from toolproxy.evaluation.errors import EvalSetupError
+from toolproxy.evaluation.extras import MissingDependency
 
 #: Categories with one user turn, scored by BFCL's AST checker against ``possible_answer/``.
 AST_CATEGORIES = (
@@ -76,9 +77,12 @@ def openai_tools(functions: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def data_dir() -> Path:
     """The ``bfcl_eval/data`` folder of the installed ``bfcl-eval`` package (found without importing it)."""
-    spec = importlib.util.find_spec("bfcl_eval")
+    try:
+        spec = importlib.util.find_spec("bfcl_eval")
+    except ValueError:  # in sys.modules without a spec: not importable
+        spec = None
     if spec is None or not spec.submodule_search_locations:
-        raise EvalSetupError("bfcl-eval is not installed: pip install --no-deps bfcl-eval")
+        raise MissingDependency("bfcl_eval", "the BFCL questions")
     path = Path(next(iter(spec.submodule_search_locations))) / "data"
     if not path.is_dir():
         raise EvalSetupError(f"bfcl-eval has no data folder at {path}")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from toolproxy.evaluation.errors import EvalSetupError
+from toolproxy.evaluation.extras import missing
 
 MODEL_NAME = "toolproxy"
 _MODEL_CONFIG = "bfcl_eval.constants.model_config"
@@ -68,7 +68,7 @@ def _bfcl() -> _Bfcl:
         from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_checker as mt_mod
         from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_utils as mt_utils
     except ImportError as exc:
-        raise EvalSetupError(f"cannot import BFCL's checker ({exc}): pip install --no-deps bfcl-eval") from exc
+        raise missing(exc, "BFCL's checker") from exc
     return _Bfcl(
         ast_checker=ast_mod.ast_checker,
         python=Language.PYTHON,

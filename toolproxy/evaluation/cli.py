@@ -112,6 +112,20 @@ def _served_model(records: list[Any]) -> str:
     return models.most_common(1)[0][0]
 
 
+def _ensure_extras(args: argparse.Namespace, categories: list[str]) -> None:
+    """Import now what the run will need later (the chart, BFCL's multi-turn APIs, the progress bar)."""
+    from toolproxy.evaluation.extras import require
+    from toolproxy.evaluation.progress import check_available
+    from toolproxy.evaluation.report import CHART
+
+    if not args.no_chart:
+        require("matplotlib", CHART)
+    if not args.report_only and any(category_kind(c) == "multi_turn" for c in categories):
+        require("mpmath", "BFCL's multi-turn categories")
+    if not args.report_only:
+        check_available(not args.no_progress)
+
+
 def execute(args: argparse.Namespace) -> dict[str, Any]:
     """Run (or continue) the evaluation described by parsed arguments; returns the results summary.
 
@@ -124,6 +138,7 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
     styles = resolve_styles(args.styles)
     categories, sizes = resolve_categories(args.categories, args.default_categories)
     checker.ensure_available()
+    _ensure_extras(args, categories)  # before any model work: a missing package is one line, not a late traceback
     questions = load_sample(categories, args.n or None, args.seed, sizes)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

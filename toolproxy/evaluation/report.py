@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from toolproxy.evaluation.best import RESULTS_JSON
+from toolproxy.evaluation.extras import require
 from toolproxy.evaluation.runner import Record
 
 __all__ = ["RESULTS_JSON", "chart", "markdown", "summarize", "write_report"]
 RESULTS_MD = "results.md"
 RESULTS_PNG = "results.png"
+CHART = "the chart of toolproxy eval (or pass --no-chart)"
 FORMAT_VERSION = 1
 
 
@@ -112,10 +114,9 @@ def markdown(summary: dict[str, Any]) -> str:
 
 def chart(summary: dict[str, Any], path: Path) -> None:
     """Accuracy per style per category (grouped bars) and mean latency per question per style."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", CHART)
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = require("matplotlib.pyplot", CHART)
 
     styles: list[str] = summary["styles"]
     groups = [*summary["categories"], "overall"]

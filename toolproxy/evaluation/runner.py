@@ -6,7 +6,6 @@ Resumable: records are appended (and flushed) as each question finishes; a re-ru
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 from toolproxy.evaluation.bfcl import Question
 from toolproxy.evaluation.checker import MultiTurnSession, Verdict, call_string, check_ast, check_irrelevance
 from toolproxy.evaluation.client import Call, EvalClient, Reply
+from toolproxy.evaluation.progress import progress
 
 RECORDS_FILE = "records.jsonl"
 
@@ -171,12 +171,6 @@ def run_question(client: EvalClient, style: str, q: Question, options: RunOption
     return _single_turn(client, style, q)
 
 
-def _progress(total: int, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, disable=not enabled, unit="q", file=sys.stderr, dynamic_ncols=True)
-
-
 def run(client: EvalClient, styles: Iterable[str], questions: list[Question], out_dir: Path,
         options: RunOptions | None = None) -> list[Record]:
     """Run every (style, question) not yet on file in ``out_dir/records.jsonl``; returns all records on file.
@@ -190,14 +184,12 @@ def run(client: EvalClient, styles: Iterable[str], questions: list[Question], ou
     categories = list(dict.fromkeys(q.category for q in questions))
     todo = [(s, q) for c in categories for s in styles for q in questions
             if q.category == c and (client.model_id, s, q.category, q.id) not in done]
-    right = answered = 0
-    with _progress(len(todo), options.progress) as bar:
+    shown = progress(len(todo), options.progress)  # a bar on a terminal, else a line per style and category
+    try:
         for style, q in todo:
-            bar.set_description(f"{style} {q.category}")
             record = run_question(client, style, q, options)
             _append(path, record)
-            answered += 1
-            right += int(record.correct)
-            bar.set_postfix(acc=f"{right / answered:.0%}", malformed=record.malformed)
-            bar.update(1)
+            shown.done(style, q.category, record.correct, record.malformed)
+    finally:
+        shown.close()
     return load_records(path)
