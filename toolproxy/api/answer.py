@@ -8,10 +8,13 @@ construction, as they do for chat completions.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import re
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+from toolproxy.errors import InvalidRequest
 from toolproxy.protocol import ChatCompletionChunk, ChatCompletionRequest, Delta, FinishReason, StreamOptions, Usage
 from toolproxy.service import ChatService
 
@@ -77,10 +80,31 @@ class Collected:
             self.finished = event
 
 
-async def answer(service: ChatService, request: ChatCompletionRequest) -> AsyncGenerator[BlockEvent, None]:
+#: (pattern, replacement) pairs renaming the chat request's field names in an error to the front door's own
+Renames = tuple[tuple[str, str], ...]
+
+
+@contextmanager
+def renamed_params(renames: Renames) -> Iterator[None]:
+    """An :class:`InvalidRequest` raised by the pipeline names the chat field (``max_tokens``,
+    ``tools[0].function.parameters``): rename it to the field the client sent."""
+    try:
+        yield
+    except InvalidRequest as exc:
+        for pattern, replacement in renames:
+            if exc.param and re.match(pattern, exc.param):
+                exc.param = re.sub(pattern, replacement, exc.param, count=1)
+                exc.message = re.sub(pattern, replacement, exc.message, count=1)
+                break
+        raise
+
+
+async def answer(service: ChatService, request: ChatCompletionRequest,
+                 renames: Renames = ()) -> AsyncGenerator[BlockEvent, None]:
     """Plan now (a bad request raises here, before any event), then the block events of the generation."""
     internal = request.model_copy(update={"stream": True, "stream_options": StreamOptions(include_usage=True)})
-    chunks = await service.chat_stream(internal)
+    with renamed_params(renames):
+        chunks = await service.chat_stream(internal)
     return _blocks(chunks)
 
 

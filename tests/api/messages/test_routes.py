@@ -117,6 +117,8 @@ def test_count_tokens(fresh: Proxy) -> None:
     ({"tool_choice": {"type": "tool"}}, "tool_choice"),
     ({"top_k": 5}, "top_k"),
     ({"messages": []}, "messages"),
+    ({"max_tokens": 10**6}, "max_tokens too large"),
+    ({"stop_sequences": ["x"] * 100}, "too many stop strings"),
 ])
 def test_bad_input_is_an_anthropic_400(fresh: Proxy, body: dict[str, Any], words: str) -> None:
     if body.get("max_tokens", 1) is None:
@@ -146,3 +148,13 @@ def test_x_api_key_and_bearer() -> None:
         chat = httpx.post(f"{locked.url}/v1/chat/completions", headers={"x-api-key": "sekret"},
                           json={"messages": USER})
         assert chat.status_code == 200
+
+
+def test_thinking_block_when_the_style_thinks(fresh: Proxy) -> None:
+    fresh.script = Script(text='I know this.", "next_step": {"result": "Sunny."}}')  # after the forced prefix
+    body = create(fresh, tools=[TOOL], style="thoughtful_steps").json()
+    assert body["content"] == [{"type": "thinking", "thinking": "I know this.", "signature": ""},
+                               {"type": "text", "text": "Sunny."}]
+    stream = events(create(fresh, tools=[TOOL], style="thoughtful_steps", stream=True))
+    deltas = [e["delta"] for e in stream if e["type"] == "content_block_delta"]
+    assert "".join(d["thinking"] for d in deltas if d["type"] == "thinking_delta") == "I know this."

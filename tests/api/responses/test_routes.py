@@ -177,6 +177,9 @@ def test_restart_keeps_stored_responses(tmp_path: Any) -> None:
     ({"tools": [WEATHER], "tool_choice": {"type": "function", "name": "nope"}}, "tool_choice", "'nope'"),
     ({"text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema", "schema"),
     ({"max_output_tokens": 0}, "max_output_tokens", ""),
+    ({"max_output_tokens": 10**6}, "max_output_tokens", "max_output_tokens too large"),
+    ({"tools": [{**WEATHER, "parameters": {"properties": {"a": {"type": "string", "pattern": "(a+)+$"}}}}]},
+     "tools[0].parameters", "catastrophic"),
 ])
 def test_unsupported_is_a_400_naming_the_field(fresh: Proxy, body: dict[str, Any], param: str, words: str) -> None:
     error = openai_error(create(fresh, **body), 400)
@@ -190,3 +193,18 @@ def test_stream_failure_is_response_failed(fresh: Proxy) -> None:
     kinds = [e["type"] for e in stream]
     assert kinds[-2:] == ["error", "response.failed"]
     assert stream[-1]["response"]["status"] == "failed" and stream[-1]["response"]["error"]["message"]
+
+
+THOUGHTFUL = 'I know this.", "next_step": {"result": "Sunny."}}'  # after the style's forced prefix
+
+
+def test_reasoning_item_when_the_style_thinks(fresh: Proxy) -> None:
+    fresh.script = Script(text=THOUGHTFUL)
+    plain = create(fresh, tools=[WEATHER], style="thoughtful_steps").json()
+    reasoning, message = plain["output"]
+    assert reasoning["type"] == "reasoning" and reasoning["id"].startswith("rs_")
+    assert reasoning["content"] == [{"type": "reasoning_text", "text": "I know this."}]
+    assert message["content"][0]["text"] == "Sunny."
+    stream = events(create(fresh, tools=[WEATHER], style="thoughtful_steps", stream=True))
+    thought = "".join(e["delta"] for e in stream if e["type"] == "response.reasoning_text.delta")
+    assert thought == "I know this." and stream[-1]["response"]["output"][0]["content"] == reasoning["content"]

@@ -18,6 +18,13 @@ from toolproxy.api.streaming import run, sse
 from toolproxy.errors import InvalidRequest, NotFound
 
 router = APIRouter()
+RENAMES = (  # the chat pipeline's field names in errors -> the Responses API's
+    (r"^tools\[(\d+)\]\.function\.parameters", r"tools[\1].parameters"),
+    (r"^response_format\.json_schema\.schema", "text.format.schema"),
+    (r"^response_format", "text.format"),
+    (r"^max_tokens", "max_output_tokens"),
+    (r"^messages(\[\d+\])?", "input"),
+)
 
 
 def _store(request: Request) -> ResponseStore:
@@ -39,7 +46,7 @@ async def create_response(body: ResponsesRequest, request: Request) -> Response:
         history = stored.conversation
     conversation = history + conversation_of(body.input)
     builder = ResponseBuilder(body, model=body.model or service.model_id)
-    events = await answer(service, to_chat_request(body, conversation))  # a bad request is refused here
+    events = await answer(service, to_chat_request(body, conversation), RENAMES)  # a bad request is refused here
 
     async def save(collected: Collected) -> None:
         if body.store and builder.status != "failed":
