@@ -246,16 +246,26 @@ def test_a_server_that_dies_mid_run_becomes_error_observations(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     module = tmp_path / "dying.py"
     module.write_text("import os\n\n\ndef die() -> str:\n    os._exit(1)\n\n\n"
-                      "def echo(text: str) -> str:\n    return text\n")
+                      "def echo(text: str) -> str:\n    print('noise on stdout')\n    return text\n")
     server = " ".join([*TOOLPROXY, "tools", "serve", str(module), "--mcp"])
     script = Script([reply(None, [call("echo", {"text": "alive"}, "a")]), reply(None, [call("die", {}, "b")]),
                      reply(None, [call("echo", {"text": "still?"}, "c")]), reply("over")])
-    code = run_agent_cli(script, "--mcp", server, "--mcp-timeout", "20")
+    code = run_agent_cli(script, "--mcp", server, "--mcp-timeout", "30")
     assert code == 0, capsys.readouterr()
     observations = [m["content"] for m in script.requests[3]["messages"] if m["role"] == "tool"]
-    assert observations[0] == "alive"
+    assert observations[0] == "alive"  # the print went to stderr, not into the protocol
     assert observations[1].startswith("Error: die via MCP server") and "failed" in observations[1]
     assert observations[2].startswith("Error: ")
+
+
+def test_a_call_past_the_timeout_is_an_error_observation(capsys: pytest.CaptureFixture[str]) -> None:
+    script = Script([reply(None, [call("slow_echo", {"text": "late", "delay": 5}, "a")]),
+                     reply(None, [call("slow_echo", {"text": "quick", "delay": 0}, "b")]), reply("done")])
+    code = run_agent_cli(script, "--mcp", STDIO_SERVER, "--mcp-timeout", "1.5")
+    assert code == 0, capsys.readouterr()
+    observations = [m["content"] for m in script.requests[2]["messages"] if m["role"] == "tool"]
+    assert observations[0].startswith("Error: slow_echo via MCP server") and "failed" in observations[0]
+    assert observations[1] == "quick"  # the session survives a timed-out call
 
 
 class TimedRequests(list[dict[str, Any]]):
@@ -292,7 +302,7 @@ def test_agent_mcp_calls_run_concurrently(capsys: pytest.CaptureFixture[str]) ->
 )
 def test_bad_mcp_sources_are_one_clear_error(source: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
     script = Script([reply("hi")])
-    code = run_agent_cli(script, "--mcp", source, "--mcp-timeout", "20")
+    code = run_agent_cli(script, "--mcp", source, "--mcp-connect-timeout", "20")
     err = capsys.readouterr().err
     assert code == 2 and message in err, err
     assert len(err.strip().splitlines()) == 1, err

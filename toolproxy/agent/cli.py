@@ -37,8 +37,9 @@ def agent_parser() -> argparse.ArgumentParser:
                    help="tools of an MCP server: a command to spawn (stdio) or a streamable HTTP URL; repeatable")
     p.add_argument("--mcp-prefix", action="store_true",
                    help="name MCP tools SERVER_TOOL (SERVER: the name the server reports) to avoid name collisions")
-    p.add_argument("--mcp-timeout", type=float, default=60.0,
-                   help="seconds for connecting to an MCP server, and for one call")
+    p.add_argument("--mcp-timeout", type=float, default=60.0, help="seconds for one call of an MCP tool")
+    p.add_argument("--mcp-connect-timeout", type=float, default=120.0,
+                   help="seconds for starting/connecting to an MCP server and listing its tools")
     p.add_argument("--std-tools", action="store_true", help="add wait, current_time, ask_user and python")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: an embedded `toolproxy serve`)")
     p.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY", "none"))
@@ -79,7 +80,8 @@ async def load_mcp_tools(args: argparse.Namespace, stack: contextlib.AsyncExitSt
 
     groups: list[tuple[str, list[Tool]]] = []
     for index, source in enumerate(args.mcp, 1):
-        connection = McpConnection(source, timeout_s=args.mcp_timeout, connect_timeout_s=args.mcp_timeout)
+        connection = McpConnection(source, timeout_s=args.mcp_timeout,
+                                   connect_timeout_s=args.mcp_connect_timeout)
         tools = await connection.start()
         stack.push_async_callback(connection.close)
         if args.mcp_prefix:

@@ -103,7 +103,7 @@ class McpConnection:
 
     async def _own(self, target: StdioServerParameters | str, ready: asyncio.Future[None]) -> None:
         try:
-            async with Client(target, read_timeout_seconds=self.timeout_s) as client:
+            async with Client(target, read_timeout_seconds=self.connect_timeout_s) as client:  # calls: timeout_s
                 self._client = client
                 info = client.server_info
                 self.server_name = info.name if info is not None else ""
