@@ -101,17 +101,19 @@ async def check_fixture_tools(client: Client, log: Path) -> None:
         await client.call_tool("nope", {})
 
 
-async def test_sdk_client_over_stdio(tool_log: Path) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # legacy: the initialize handshake of pre-2026 clients
+async def test_sdk_client_over_stdio(tool_log: Path, mode: str) -> None:
     with anyio.fail_after(TIMEOUT_S):
-        async with Client(stdio_params(FIXTURES, "--mcp")) as client:
+        async with Client(stdio_params(FIXTURES, "--mcp"), mode=mode) as client:
             await check_fixture_tools(client, tool_log)
 
 
-async def test_sdk_client_over_streamable_http_beside_openapi(http_server: str, tool_log: Path) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_sdk_client_over_streamable_http_beside_openapi(http_server: str, tool_log: Path, mode: str) -> None:
     import httpx
 
     with anyio.fail_after(TIMEOUT_S):
-        async with Client(http_server + "/mcp") as client:
+        async with Client(http_server + "/mcp", mode=mode) as client:
             await check_fixture_tools(client, tool_log)
     openapi = httpx.get(http_server + "/openapi.json", timeout=10).json()  # today's OpenAPI server, same port
     assert "/tools/add" in openapi["paths"]
@@ -309,11 +311,16 @@ def test_bad_mcp_sources_are_one_clear_error(source: str, message: str, capsys: 
     assert script.requests == []
 
 
-def test_missing_mcp_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_mcp_package_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     real = agent_cli.importlib.util.find_spec
     monkeypatch.setattr(agent_cli.importlib.util, "find_spec", lambda name, *a: None if name == "mcp" else real(name))
     with pytest.raises(AgentError, match=r"pip install 'toolproxy\[mcp\]'"):
         agent_cli.require_mcp()
+    assert agent_cli.tools_main(["serve", FIXTURES, "--mcp"]) == 2
+    assert run_agent_cli(Script([reply("hi")]), "--mcp", STDIO_SERVER) == 2
+    for line in capsys.readouterr().err.strip().splitlines():
+        assert line.endswith("MCP support needs the mcp package: pip install 'toolproxy[mcp]'")
 
 
 @pytest.mark.slow
