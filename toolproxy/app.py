@@ -22,9 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolproxy import __version__
-from toolproxy.api import install_apis
 from toolproxy.api.deps import current_service as _service
 from toolproxy.api.errors import error_body
+from toolproxy.api.mount import install_apis
 from toolproxy.backends.base import Backend, GenerationDone, TextPiece
 from toolproxy.errors import AuthenticationError, InvalidRequest, ToolproxyError
 from toolproxy.limits import install_limits

@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from toolproxy.api.errors import error_body
 from toolproxy.disconnect import CancelOnDisconnect
 from toolproxy.errors import InvalidRequest
 from toolproxy.grammar.gbnf import nesting
@@ -54,8 +55,9 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)
+        path = scope.get("path", "")
         if declared is not None and declared > self.limit:
-            await self._too_large(send, f"{declared} bytes")
+            await self._too_large(send, f"{declared} bytes", path)
             return
         chunks: list[bytes] = []
         total = 0
@@ -66,7 +68,7 @@ class BodyLimitMiddleware:
             body = message.get("body", b"")
             total += len(body)
             if total > self.limit:
-                await self._too_large(send, f"more than {self.limit} bytes")
+                await self._too_large(send, f"more than {self.limit} bytes", path)
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -82,10 +84,11 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, send: Send, size: str) -> None:
-        error = {"message": f"request body too large: {size} > {self.limit} (limit: the `max_request_bytes` setting)",
-                 "type": "invalid_request_error", "param": None, "code": "request_too_large"}
-        payload = json.dumps({"error": error}).encode()
+    async def _too_large(self, send: Send, size: str, path: str) -> None:
+        error = InvalidRequest(f"request body too large: {size} > {self.limit} (limit: the `max_request_bytes` "
+                               "setting)", code="request_too_large")
+        error.status_code = 413
+        payload = json.dumps(error_body(error, path)).encode()  # in the shape of the API called (api/errors.py)
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
                                 (b"connection", b"close")]})

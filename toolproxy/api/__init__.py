@@ -3,31 +3,7 @@
 Each is a thin adapter: its request becomes the one internal :class:`~toolproxy.protocol.ChatCompletionRequest`
 the :class:`~toolproxy.service.ChatService` takes, and the service's answer (regrouped into blocks by
 :mod:`toolproxy.api.answer`) becomes its response or its stream. Errors are rendered by the app's one handler,
-in the shape :mod:`toolproxy.api.errors` picks for the route.
+in the shape :mod:`toolproxy.api.errors` picks for the route. :func:`toolproxy.api.mount.install_apis` mounts
+the routes (this package itself imports nothing, so the HTTP-only modules beside it can use ``api.errors``).
 """
 
-from __future__ import annotations
-
-from collections.abc import Sequence
-from typing import Any
-
-from fastapi import FastAPI
-
-from toolproxy.api.messages.routes import router as messages_router
-from toolproxy.api.responses.routes import router as responses_router
-from toolproxy.api.responses.store import ResponseStore
-from toolproxy.settings import Settings
-
-__all__ = ["install_apis"]
-
-
-def install_apis(app: FastAPI, settings: Settings, *, dependencies: Sequence[Any] = ()) -> None:
-    """Mount the Responses and Messages routes (behind ``dependencies``, e.g. auth) and the response store."""
-    app.state.response_store = ResponseStore(
-        settings.responses_db,
-        max_count=settings.responses_max_count,
-        max_bytes=settings.responses_max_bytes,
-        max_age_s=settings.responses_max_age_s,
-    )
-    app.include_router(responses_router, dependencies=list(dependencies))
-    app.include_router(messages_router, dependencies=list(dependencies))

@@ -158,3 +158,9 @@ def test_thinking_block_when_the_style_thinks(fresh: Proxy) -> None:
     stream = events(create(fresh, tools=[TOOL], style="thoughtful_steps", stream=True))
     deltas = [e["delta"] for e in stream if e["type"] == "content_block_delta"]
     assert "".join(d["thinking"] for d in deltas if d["type"] == "thinking_delta") == "I know this."
+
+
+def test_body_too_large_is_an_anthropic_413(fresh: Proxy) -> None:
+    big = [{"role": "user", "content": "x" * 300_000}]
+    error = anthropic_error(create(fresh, messages=big), 413)
+    assert error["type"] == "request_too_large" and "max_request_bytes" in error["message"]
