@@ -51,6 +51,8 @@ EXPECTED: dict[str, str] = {
     "Cohere2MoE": "command_r",
     "moonshotai-Kimi-K2": "kimi_k2",
     "Kimi-K2-Instruct": "kimi_k2",
+    "GigaChat3-10B-A1.8B": "gigachat3",
+    "upstage-Solar-Open-100B": "solar",
     "google-gemma-2-2b-it": UNKNOWN_STYLE,
     "microsoft-Phi-3.5-mini-instruct": UNKNOWN_STYLE,
 }

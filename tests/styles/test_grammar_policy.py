@@ -72,7 +72,7 @@ def output_of(style: Style, text: str, calls: Calls) -> str:
 
 # issue 4 styles: text *or* calls (text_then_call renders text + calls: rejected), calls only (the text is
 # not rendered: the sample is one call), free text around calls (short/long)
-TEXT_OR_CALLS = ("mixtral", "thoughtful_steps", "mistral", "pythonic", "command_r")
+TEXT_OR_CALLS = ("mixtral", "thoughtful_steps", "mistral", "pythonic", "command_r", "solar")
 TEXT_DROPPED = ("llama3", "xlam", "generic")
 TEXT_AROUND_CALLS = ("short", "long")
 # the oracle's gemma vocabulary reads U+2581 (in DeepSeek's markers) as a space: covered in test_new_styles.py

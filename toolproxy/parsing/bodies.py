@@ -229,6 +229,7 @@ class NamedCallParser:
         self._out = out
         self._name = ""
         self._id_name: str | None = None  # the name, once ``id_marker`` ended it
+        self._before_name = bool(body.name_start)  # reading the call id before ``name_start``
         self._index: int | None = None
         self._stream: JsonStream | None = None
         self.done = False
@@ -257,6 +258,13 @@ class NamedCallParser:
         id_marker = self._body.id_marker
         for i, c in enumerate(text):
             self._name += c
+            if self._before_name:
+                if self._name.endswith(self._body.name_start or ""):
+                    self._before_name = False  # the call id before the name is read and ignored
+                    self._name = ""
+                elif len(self._name) > self._body.max_name_len:
+                    raise BodyFailure(i, "call id too long")
+                continue
             if self._name.endswith(end):
                 name = (self._id_name if self._id_name is not None else self._name[: -len(end)]).strip()
                 if not name or any(ch.isspace() for ch in name):

@@ -33,6 +33,8 @@ STYLES: dict[str, str] = {
     "nemotron_v2": "toolproxy.styles.families:NemotronV2",
     "command_r": "toolproxy.styles.families:CommandR",
     "kimi_k2": "toolproxy.styles.families:KimiK2",
+    "gigachat3": "toolproxy.styles.families:GigaChat3",
+    "solar": "toolproxy.styles.families:Solar",
 }
 
 

@@ -12,6 +12,9 @@ style             the model writes (as its own chat template writes calls)
                   (Command R7B, Command A / Cohere2 MoE); thoughts in ``<|START_THINKING|>...<|END_THINKING|>``
 ``kimi_k2``       text, then ``<|tool_calls_section_begin|><|tool_call_begin|>functions.NAME:0``
                   ``<|tool_call_argument_begin|>{json}<|tool_call_end|>...<|tool_calls_section_end|>`` (Kimi K2)
+``gigachat3``     text, then ``<|message_sep|>\n\nfunction call<|role_sep|>\n{"name": ..., "arguments": {...}}``
+``solar``         ``<|content|>text<|end|>`` or ``<|tool_calls|><|tool_call:begin|>ID<|tool_call:name|>NAME``
+                  ``<|tool_call:args|>{json}<|tool_call:end|>...<|calls|>`` (Solar Open)
 ================  ===========================================================================================
 
 Grammar for all of them: ``auto`` = text (which cannot contain the call marker), then optionally the calls;
@@ -52,6 +55,7 @@ class MarkedJson(Style):
     TEXT_OPEN: ClassVar[str] = ""
     TEXT_CLOSE: ClassVar[str] = ""
     THINK: ClassVar[tuple[str, str] | None] = ("<think>", "</think>")
+    SILENT: ClassVar[tuple[str, ...]] = ()  # markers the scanner drops (and text may not contain)
     TOOL_RESULT: ClassVar[str] = "{content}"  # how a tool result is written back (a user turn)
 
     # ------------------------------------------------------------------ rendering
@@ -84,7 +88,7 @@ class MarkedJson(Style):
     # ------------------------------------------------------------------ grammar
 
     def _text(self, b: GrammarBuilder) -> str:
-        markers = [m for m in (self.MARKER, self.TEXT_CLOSE) if m]
+        markers = [m for m in (self.MARKER, self.TEXT_CLOSE, *self.SILENT) if m]
         inner = text_excluding(b, "text", markers)
         if not self.TEXT_OPEN:
             return inner
@@ -122,7 +126,7 @@ class MarkedJson(Style):
         path: PathPattern = ("*",) if self.LISTED else ()
         body = JsonBody(rules=((path, "call"),), keys=CallKeys(name=(self.NAME_KEY,), arguments=(self.ARGS_KEY,)))
         region = Region(self.MARKER, body, end=self.END, repeat=not self.LISTED and self.END is not None)
-        silent = tuple(m for m in (self.TEXT_OPEN, self.TEXT_CLOSE) if m)
+        silent = tuple(m for m in (self.TEXT_OPEN, self.TEXT_CLOSE, *self.SILENT) if m)
         return OutputFormat(regions=(region,), silent=silent, think=self.THINK)
 
 
@@ -132,6 +136,19 @@ class GigaChat(MarkedJson):
     OPEN = MARKER = SEP = "<|function_call|>"  # its template writes one call per turn; more repeat the marker
     CLOSE = ""
     END = None
+
+
+class GigaChat3(MarkedJson):
+    """GigaChat 3: a call is a message of its own role, ``<|message_sep|>\n\nfunction call<|role_sep|>\n{json}``."""
+
+    name: ClassVar[str] = "gigachat3"
+    description: ClassVar[str] = 'function call<|role_sep|>\n{"name", "arguments"} as its own message (GigaChat 3)'
+    OPEN = SEP = "<|message_sep|>\n\nfunction call<|role_sep|>\n"
+    CLOSE = ""
+    MARKER = "function call<|role_sep|>"
+    END = None
+    SILENT = ("<|message_sep|>",)
+    TOOL_RESULT = "function result<|role_sep|>\n{content}"
 
 
 class MiniMaxM1(MarkedJson):
@@ -212,3 +229,51 @@ class KimiK2(MarkedJson):
     def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
         region = Region(KIMI_CALL, NamedCallBody(KIMI_ARGS, id_marker=":"), end=KIMI_END)
         return OutputFormat(regions=(region,), silent=(SECTION_BEGIN, SECTION_END), think=self.THINK)
+
+
+SOLAR_SECTION = "<|tool_calls|>"
+SOLAR_SECTION_END = "<|calls|>"
+SOLAR_CALL = "<|tool_call:begin|>"
+SOLAR_NAME = "<|tool_call:name|>"
+SOLAR_ARGS = "<|tool_call:args|>"
+SOLAR_END = "<|tool_call:end|>"
+
+
+class Solar(KimiK2):
+    """Solar Open: ``<|content|>text<|end|>`` or ``<|tool_calls|><|tool_call:begin|>ID<|tool_call:name|>NAME``
+    ``<|tool_call:args|>{json}<|tool_call:end|>...<|calls|>`` (the id before the name is read and ignored);
+    thoughts in ``<|think|>...<|end|>``."""
+
+    name: ClassVar[str] = "solar"
+    description: ClassVar[str] = "<|tool_call:begin|>ID<|tool_call:name|>NAME<|tool_call:args|>{json} (Solar Open)"
+    MARKER = SOLAR_SECTION
+    TEXT_OPEN = "<|content|>"
+    TEXT_CLOSE = "<|end|>"
+    THINK = ("<|think|>", "<|end|>")
+    TOOL_RESULT = "<|tool_response|>{content}"
+
+    def calls_text(self, calls: list[Call]) -> str:
+        chained = "".join(
+            f"{SOLAR_CALL}call_{i}{SOLAR_NAME}{c.name}{SOLAR_ARGS}{c.arguments_json}{SOLAR_END}"
+            for i, c in enumerate(calls)
+        )
+        return f"{SOLAR_SECTION}{chained}{SOLAR_SECTION_END}"
+
+    def _calls(self, b: GrammarBuilder, tools: list[ToolSpec], parallel: bool) -> str:
+        alternatives = [
+            f'{gbnf_literal(SOLAR_CALL + "call_")} [0-9]{{1,3}} {gbnf_literal(SOLAR_NAME + t.name + SOLAR_ARGS)} '
+            f"{args_rule(b, t)} {gbnf_literal(SOLAR_END)}"
+            for t in tools
+        ]
+        call = b.add_rule("call", " | ".join(alternatives))
+        many = f"{call}+" if parallel else call
+        return b.add_rule("calls", f"{gbnf_literal(SOLAR_SECTION)} {many} {gbnf_literal(SOLAR_SECTION_END)}")
+
+    def _text(self, b: GrammarBuilder) -> str:
+        return MarkedJson._text(self, b)
+
+    def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
+        body = NamedCallBody(SOLAR_ARGS, name_start=SOLAR_NAME)
+        region = Region(SOLAR_CALL, body, end=SOLAR_END)
+        silent = (SOLAR_SECTION, SOLAR_SECTION_END, self.TEXT_OPEN, self.TEXT_CLOSE)
+        return OutputFormat(regions=(region,), silent=silent, think=self.THINK)
