@@ -27,6 +27,8 @@ def _serve(argv: list[str]) -> int:
     parser.add_argument("--log-content", action="store_true", default=None,
                         help="log prompts and model output (off by default)")
     parser.add_argument("--log-level", help="debug, info, warning, error")
+    parser.add_argument("--responses-db", help="SQLite file of stored /v1/responses (previous_response_id); "
+                        "default ~/.local/share/toolproxy/responses.sqlite3")
     # --- upstream backends (issue 6) ---
     parser.add_argument("--upstream", action="append", dest="upstreams", metavar="URL",
                         help="serve through this llama-server / OpenAI-completions server (repeatable: load-balanced)")

@@ -120,7 +120,8 @@ async def test_agents_sdk_runs_a_tool_to_an_answer(embedded_api: str) -> None:
     client = AsyncOpenAI(base_url=f"{embedded_api}/v1", api_key="unused", max_retries=0)
     agent = Agent(name="weather", instructions="Answer weather questions with the get_weather tool.",
                   tools=[get_weather], model=OpenAIResponsesModel(model="any", openai_client=client),
-                  model_settings=ModelSettings(tool_choice="required", max_tokens=48))
+                  model_settings=ModelSettings(tool_choice="required", max_tokens=48),
+                  reset_tool_choice=False)  # the hook decides: the SDK's reset would leave it at auto
     result = await Runner.run(agent, QUESTION, max_turns=3, hooks=AnswerAfterTheTool())
     assert cities and all(isinstance(city, str) and city for city in cities)
     assert isinstance(result.final_output, str) and result.final_output.strip()
