@@ -7,6 +7,7 @@
   max_tokens) and the shape of every JSON Schema in the request (depth, nodes, enum sizes, regex patterns that
   backtrack catastrophically), walked iteratively (no recursion, linear time).
 - :func:`check_grammar`: the size of a compiled or client-given grammar.
+- every string of a request body is Unicode text (:mod:`toolproxy.unicode_check`, an app-wide dependency).
 - a request whose client is gone is cancelled (:mod:`toolproxy.disconnect`), so its generation stops.
 
 Every refusal is an :class:`InvalidRequest` (400): ``code="request_limit"`` naming the setting to raise, or
@@ -19,7 +20,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolproxy.api.errors import error_body
@@ -30,6 +31,7 @@ from toolproxy.protocol import ChatCompletionRequest, CompletionRequest
 from toolproxy.ref_cycles import find_ref_cycle
 from toolproxy.regex_safety import unsafe_reason
 from toolproxy.settings import Settings
+from toolproxy.unicode_check import require_unicode
 
 CODE = "request_limit"
 _VALUE_KEYS = frozenset({"enum", "const", "default", "examples"})  # instance data, not subschemas
@@ -105,9 +107,12 @@ def _content_length(scope: Scope) -> int | None:
 
 def install_limits(app: FastAPI, settings: Settings) -> None:
     """The body-size middleware, and inside it the one that cancels a request whose client is gone
-    (:mod:`toolproxy.disconnect`). The per-request checks below are called by the service."""
+    (:mod:`toolproxy.disconnect`); and, for every route added after this call (all of them: create_app calls it
+    first), the check that the body's strings are Unicode text. The per-request checks below are called by the
+    service."""
     app.add_middleware(CancelOnDisconnect)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    app.router.dependencies.append(Depends(require_unicode))
 
 
 # --------------------------------------------------------------------------- request contents
