@@ -347,7 +347,6 @@ def test_python_literal_grammar_is_sound(oracle: Oracle) -> None:
         {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}},
         {"type": "object", "properties": {"s": {"type": "string", "pattern": "^a"}}},
         {"type": "object", "properties": {"r": {"$ref": "#/$defs/x"}}, "$defs": {"x": {}}},
-        {"type": "object", "properties": {"class": {"type": "string"}}},
     ],
 )
 def test_pythonic_refuses_what_it_cannot_express(schema: dict[str, Any]) -> None:

@@ -1,9 +1,11 @@
 """Python call syntax (``get_weather(city="Paris")``) to ``(name, arguments JSON)`` with :mod:`ast`.
 
 Never ``eval``: the source is parsed, and each keyword value must be a literal
-(:func:`ast.literal_eval` on the node). Tuples become JSON arrays; ``None``/``True``/``False`` map to
-``null``/``true``/``false``. Anything else (positional arguments, names, calls, sets, bytes, complex
-numbers, non-finite floats) is refused with :class:`PythonCallError`.
+(:func:`ast.literal_eval` on the node); ``**{"from": 1}`` (a dict literal with string keys: how a parameter
+whose name is no Python keyword argument is written) counts as the keyword arguments it holds. Tuples become
+JSON arrays; ``None``/``True``/``False`` map to ``null``/``true``/``false``. Anything else (positional
+arguments, names, calls, sets, bytes, complex numbers, non-finite floats, ``**name``, an argument given twice)
+is refused with :class:`PythonCallError`.
 """
 
 from __future__ import annotations
@@ -58,11 +60,30 @@ def call_from_source(source: str) -> tuple[str, str]:
         raise PythonCallError("positional arguments have no parameter names")
     arguments: dict[str, Any] = {}
     for keyword in call.keywords:
-        if keyword.arg is None:
-            raise PythonCallError("**kwargs is not allowed")
-        try:
-            value = ast.literal_eval(keyword.value)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
-            raise PythonCallError(f"argument {keyword.arg!r} is not a literal") from exc
-        arguments[keyword.arg] = _jsonable(value)
+        for name, value in _keyword_values(keyword):
+            if name in arguments:
+                raise PythonCallError(f"argument {name!r} given twice")
+            arguments[name] = _jsonable(value)
     return _dotted(call.func), json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
+
+
+def _keyword_values(keyword: ast.keyword) -> list[tuple[str, Any]]:
+    """``a=1`` -> ``[("a", 1)]``; ``**{"from": 1}`` (a dict *literal*: how a name that is no Python keyword
+    argument is written) -> ``[("from", 1)]``."""
+    if keyword.arg is not None:
+        return [(keyword.arg, _literal(keyword.value, repr(keyword.arg)))]
+    if not isinstance(keyword.value, ast.Dict):
+        raise PythonCallError("**kwargs must unpack a dict literal")
+    value = _literal(keyword.value, "**{...}")
+    if not all(isinstance(key, str) for key in value):
+        raise PythonCallError("**{...} keys must be strings")
+    if len(value) != len(keyword.value.keys):
+        raise PythonCallError("**{...} repeats a key")
+    return list(value.items())
+
+
+def _literal(node: ast.expr, what: str) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise PythonCallError(f"argument {what} is not a literal") from exc

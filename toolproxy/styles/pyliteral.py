@@ -10,6 +10,9 @@ Every admitted text is an :func:`ast.literal_eval`-able literal whose JSON form 
   (always finite), ``True``/``False``/``None``;
 - arrays as lists, objects as dicts with string keys: declared properties in declared order, required ones
   mandatory, optional ones optional (no additional keys when properties are declared).
+- keyword arguments ``city="Paris"``; a parameter whose name Python cannot write so (a keyword such as ``from``
+  or ``class``, or not an identifier: ``max-size``) as ``**{"from": "Paris"}`` — valid Python, parsed back by
+  :mod:`toolproxy.parsing.pythonic`, and the spelling the history writer (:func:`python_call`) uses.
 
 Only the keywords listed in ``_SUPPORTED`` are understood; any other assertion keyword (``minimum``,
 ``pattern``, ``$ref``, ``allOf``, ...) raises :class:`UnsupportedSchema`: the service then relaxes that
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import json
 import keyword
+import unicodedata
 from typing import Any
 
 from toolproxy.errors import UnsupportedSchema
@@ -63,8 +67,25 @@ def python_literal(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
+def is_keyword_name(key: str) -> bool:
+    """Whether ``key`` can be written ``key=value`` in a Python call (else ``**{"key": value}``). Python reads
+    identifiers NFKC-normalised (``ﬁle`` is ``file``): such a name keeps its exact spelling in the dict form."""
+    return key.isidentifier() and not keyword.iskeyword(key) and unicodedata.normalize("NFKC", key) == key
+
+
 def python_call(name: str, arguments: dict[str, Any]) -> str:
-    return f"{name}(" + ", ".join(f"{k}={python_literal(v)}" for k, v in arguments.items()) + ")"
+    """``name(a=1, **{"from": "x"})``: the canonical source of a call, in the grammar's spelling."""
+    return f"{name}(" + ", ".join(_argument(k, v) for k, v in arguments.items()) + ")"
+
+
+def _argument(key: str, value: Any) -> str:
+    if is_keyword_name(key):
+        return f"{key}={python_literal(value)}"
+    return "**{" + _quoted(key) + ": " + python_literal(value) + "}"
+
+
+def _quoted(key: str) -> str:
+    return json.dumps(key, ensure_ascii=False)
 
 
 class PyLiteralGrammar:
@@ -86,21 +107,24 @@ class PyLiteralGrammar:
     # ------------------------------------------------------------------ schemas
 
     def kwargs(self, schema: dict[str, Any], name: str, pointer: str = "") -> str:
-        """``a=1, b="x"`` for an object schema (keyword names must be Python identifiers)."""
+        """``a=1, b="x"`` for an object schema; a name that is not a Python keyword argument (``from``,
+        ``max-size``) is written ``**{"from": value}``. Relaxed (no properties): either spelling, any names."""
         self._check(schema, pointer)
         properties = schema.get("properties")
         if not isinstance(properties, dict) or not properties:
             if schema.get("additionalProperties") is False:
                 return ""
-            item = f'{self.base("py-name")} "=" {self.base("py-any")}'
+            any_value = self.base("py-any")
+            item = f'( {self.base("py-name")} "=" {any_value} | "**{{" py-string ": " {any_value} "}}" )'
             return self.b.add_rule(f"{name}-kwargs", f'( {item} ( "," py-ws {item} )* )?')
         items: list[tuple[str, bool]] = []
         required = _required(schema, pointer)
         for key, sub in properties.items():
-            if not key.isidentifier() or keyword.iskeyword(key):
-                raise UnsupportedSchema(f"{pointer}/properties/{key}", "not a Python keyword argument name")
             value = self.value(sub, f"{name}-{key}", f"{pointer}/properties/{key}")
-            items.append((f"{gbnf_literal(key + '=')} {value}", key in required))
+            if is_keyword_name(key):
+                items.append((f"{gbnf_literal(key + '=')} {value}", key in required))
+            else:  # from, class, max-size: **{"from": ...} (valid Python, any string key)
+                items.append((f'{gbnf_literal("**{" + _quoted(key) + ": ")} {value} "}}"', key in required))
         for key in required:
             if key not in properties:
                 raise UnsupportedSchema(f"{pointer}/required", f"required {key!r} is not a declared property")
