@@ -48,6 +48,8 @@ RULES: tuple[Rule, ...] = (
     Rule("gigachat", ("<|function_call|>",), "GigaChat 3.1"),
     Rule("gigachat3", ("'function call'", "<|role_sep|>"), "GigaChat 3 (a call is a message of its own)"),
     Rule("solar", ("<|tool_call:name|>",), "Solar Open (call id before the name)"),
+    Rule("harmony", ("<|start|>assistant to=", "<|constrain|> json"), "llm-jp 4.1 (Harmony, constrain)", exact=False),
+    Rule("harmony", ("<|start|>assistant to=", "<|channel|>"), "gpt-oss (Harmony)"),
     Rule("xlam", ("[BEGIN OF AVAILABLE TOOLS]",), "xLAM"),
     Rule("hermes", ("<tool_call>", "<parameter="), "Qwen3-Coder / Qwen3.5 / Nemotron 3 (XML arguments)", exact=False),
     Rule("hermes", ("<tool_call>", "<arg_key>"), "GLM 4.5+ / Ling / Laguna (XML arguments)", exact=False),

@@ -54,8 +54,9 @@ SEEDS: list[int | None] = [None, 0, 1, 2, 3]
 
 def _supports(style: Style, text: str, calls: list[Any]) -> bool:
     # thoughtful_steps answers either with calls or with a result, never both; so do the whole-output JSON
-    # styles of issue 4 (their call turns carry no text)
-    return not (style.name in ("thoughtful_steps", "generic", "llama3", "xlam") and text and calls)
+    # styles of issue 4 (their call turns carry no text); harmony writes the text of a call turn as its
+    # analysis (reasoning), as gpt-oss's template does
+    return not (style.name in ("thoughtful_steps", "generic", "llama3", "xlam", "harmony") and text and calls)
 
 
 def _canonical(style: Style, text: str, calls: list[tuple[str, dict[str, Any]]]) -> str:

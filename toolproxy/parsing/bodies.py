@@ -256,6 +256,7 @@ class NamedCallParser:
     def _feed_name(self, text: str) -> int:
         end = self._body.name_end
         id_marker = self._body.id_marker
+        id_markers = (id_marker,) if isinstance(id_marker, str) else id_marker or ()
         for i, c in enumerate(text):
             self._name += c
             if self._before_name:
@@ -272,8 +273,9 @@ class NamedCallParser:
                 self._index = self._out.call_start(name)
                 self._stream = JsonStream(_ArgsOnly(self._index, self._out))
                 return i + 1
-            if id_marker and self._id_name is None and self._name.endswith(id_marker):
-                self._id_name = self._name[: -len(id_marker)]  # the name; a call id follows (ignored)
+            ended = next((m for m in id_markers if self._name.endswith(m)), None) if self._id_name is None else None
+            if ended:
+                self._id_name = self._name[: -len(ended)]  # the name; a call id follows (ignored)
                 self._name = ""
                 continue
             if len(self._name) > self._body.max_name_len + len(end):

@@ -65,13 +65,14 @@ class NamedCallBody:
     """``NAME`` up to the literal ``name_end``, then the arguments as one JSON value.
 
     ``id_marker``: the name may also end at this literal, followed by a call id (or other text, ignored) up to
-    ``name_end``: Mistral Small 3.2's ``NAME[CALL_ID]a1B2c3D4e[ARGS]{...}``. ``name_start``: a call id (ignored)
+    ``name_end``: Mistral Small 3.2's ``NAME[CALL_ID]a1B2c3D4e[ARGS]{...}`` (several literals: the first that
+    completes ends the name). ``name_start``: a call id (ignored)
     comes first and the name follows this literal: Solar's ``ID<|tool_call:name|>NAME<|tool_call:args|>{...}``.
     """
 
     name_end: str
     max_name_len: int = 256
-    id_marker: str | None = None
+    id_marker: str | tuple[str, ...] | None = None
     name_start: str | None = None
 
 
