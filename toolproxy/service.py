@@ -54,6 +54,7 @@ from toolproxy.tool_schema import normalize_parameters, normalize_schema
 from toolproxy.turn_memory import TurnMemory
 
 log = logging.getLogger("toolproxy.service")
+FALLBACK_STYLE = "hermes"  # writes any tool (JSON in tags) when the requested style cannot (issue 14)
 
 _JSON_OBJECT_SCHEMA: dict[str, Any] = {"type": "object"}
 
@@ -268,8 +269,12 @@ class ChatService:
     ) -> _Shape:
         """Calls possible: worked examples + the conversation in the style, the style's grammar (relaxed for
         refused schemas; lazy on upstreams that prefer it under auto)."""
+        try:
+            grammar, relaxed = _style_grammar(style, tools, policy)
+        except _StyleCannotWrite as exc:  # a valid request all the same: another style writes these tools
+            style = self._fallback_style(style, tools, policy, exc)
+            grammar, relaxed = _style_grammar(style, tools, policy)
         messages = with_examples(style, self._memory.replay(request.messages), tools, policy)
-        grammar, relaxed = _style_grammar(style, tools, policy)
         triggers: tuple[str, ...] = ()
         if policy.mode == "auto" and self._backend.prefers_lazy_grammar:  # llama-server: free text until a marker
             lazy = style.lazy_grammar(_relaxed_tools(tools, relaxed), policy)
@@ -277,6 +282,22 @@ class ChatService:
                 grammar, triggers = lazy.grammar, lazy.triggers
         return _Shape(messages, grammar, style.output_format(tools), style.generation_prefix(tools, policy),
                       style.name, relaxed, triggers)
+
+    def _fallback_style(self, style: Style, tools: list[ToolSpec], policy: CallPolicy, why: Exception) -> Style:
+        """The server's default style, else hermes (JSON: any tool name), for a request whose style cannot write
+        one of its tools (pythonic and a tool named ``get-weather``), logged."""
+        for name in dict.fromkeys((self._style, FALLBACK_STYLE)):
+            candidate = get_style(name)
+            if candidate.name == style.name:
+                continue
+            try:
+                _style_grammar(candidate, tools, policy)
+            except _StyleCannotWrite:
+                continue
+            log.warning("style %r cannot write these tools (%s); this request uses style %r", style.name, why,
+                        candidate.name)
+            return candidate
+        raise InvalidRequest(f"tool schema not supported: {why}", param="tools")
 
     def _prompt(self, request: ChatCompletionRequest, shape: _Shape, tools: list[ToolSpec], policy: CallPolicy) -> str:
         """The prompt text: the model's own template when it speaks the style (issue 4), else ours; a
@@ -498,6 +519,9 @@ def _check_messages(messages: list[ChatMessage]) -> None:
                     )
         if message.role == "tool" and message.content is None:
             raise InvalidRequest(f"messages[{i}]: a tool message needs content", param=f"messages[{i}].content")
+        if message.role == "tool" and message.tool_call_id is None:  # as OpenAI: the id of the call it answers
+            raise InvalidRequest(f"messages[{i}]: a message with role 'tool' needs a tool_call_id (the id of the "
+                                 "call it answers)", param=f"messages[{i}].tool_call_id")
 
 
 def _tool_specs(request: ChatCompletionRequest, max_tools: int) -> list[ToolSpec]:
@@ -541,6 +565,11 @@ def _policy(request: ChatCompletionRequest, tools: list[ToolSpec]) -> tuple[Call
     return CallPolicy(choice, parallel), tools
 
 
+class _StyleCannotWrite(Exception):
+    """The style refuses a tool whose schema the grammar compiler accepts (pythonic: a tool name that is not a
+    Python name). Never rendered: the service falls back to another style."""
+
+
 def _style_grammar(
     style: Style, tools: list[ToolSpec], policy: CallPolicy
 ) -> tuple[str | None, dict[str, dict[str, Any]]]:
@@ -553,8 +582,8 @@ def _style_grammar(
             return style.grammar(current, policy), relaxed
         except UnsupportedSchema as exc:
             culprit = _find_refused(current, relaxed)
-            if culprit is None:
-                raise InvalidRequest(f"tool schema not supported: {exc}", param="tools") from exc
+            if culprit is None:  # the schemas compile: it is the style that cannot write a tool (its name)
+                raise _StyleCannotWrite(str(exc)) from exc
             log.info("tool %r: %s; using a relaxed grammar + jsonschema validation", culprit.name, exc)
             relaxed[culprit.name] = culprit.parameters
             current = [
