@@ -54,6 +54,7 @@ EXPECTED: dict[str, str] = {
     "GigaChat3-10B-A1.8B": "gigachat3",
     "upstage-Solar-Open-100B": "solar",
     "openai-gpt-oss-120b": "harmony",
+    "Apertus-8B-Instruct": "apertus",
     "llm-jp-llm-jp-4.1-8b-thinking": "harmony",
     "google-gemma-2-2b-it": UNKNOWN_STYLE,
     "microsoft-Phi-3.5-mini-instruct": UNKNOWN_STYLE,

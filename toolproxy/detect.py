@@ -48,6 +48,7 @@ RULES: tuple[Rule, ...] = (
     Rule("gigachat", ("<|function_call|>",), "GigaChat 3.1"),
     Rule("gigachat3", ("'function call'", "<|role_sep|>"), "GigaChat 3 (a call is a message of its own)"),
     Rule("solar", ("<|tool_call:name|>",), "Solar Open (call id before the name)"),
+    Rule("apertus", ("<|tools_prefix|>",), "Apertus (name-keyed call objects)"),
     Rule("harmony", ("<|start|>assistant to=", "<|constrain|> json"), "llm-jp 4.1 (Harmony, constrain)", exact=False),
     Rule("harmony", ("<|start|>assistant to=", "<|channel|>"), "gpt-oss (Harmony)"),
     Rule("xlam", ("[BEGIN OF AVAILABLE TOOLS]",), "xLAM"),

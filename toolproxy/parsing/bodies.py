@@ -52,7 +52,13 @@ class _Call:
         if len(path) != self.depth + 1 or self.field:
             return
         key = path[-1]
-        if key in self.keys.name and self.index is None and not self.name:
+        if self.keys.name_is_key and isinstance(key, str) and self.index is None:
+            self.name = key  # {"NAME": {arguments}}: the name is known as soon as the key is
+            self.index = self.out.call_start(key)
+            self.field = "args"
+            self.args_seen = True
+            self.args_is_string = kind == "string"
+        elif key in self.keys.name and self.index is None and not self.name:
             if kind != "string":
                 raise JsonSyntaxError("a call's name must be a string")
             self.field = "name"

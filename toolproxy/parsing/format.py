@@ -45,6 +45,8 @@ class CallKeys:
 
     name: tuple[str, ...] = ("name",)
     arguments: tuple[str, ...] = ("arguments", "parameters")
+    name_is_key: bool = False
+    """The call object's one key is the tool name, its value the arguments: Apertus's ``{"get_weather": {...}}``."""
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ STYLES: dict[str, str] = {
     "kimi_k2": "toolproxy.styles.families:KimiK2",
     "gigachat3": "toolproxy.styles.families:GigaChat3",
     "solar": "toolproxy.styles.families:Solar",
+    "apertus": "toolproxy.styles.families:Apertus",
     "harmony": "toolproxy.styles.harmony:Harmony",
 }
 

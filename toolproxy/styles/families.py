@@ -12,6 +12,7 @@ style             the model writes (as its own chat template writes calls)
                   (Command R7B, Command A / Cohere2 MoE); thoughts in ``<|START_THINKING|>...<|END_THINKING|>``
 ``kimi_k2``       text, then ``<|tool_calls_section_begin|><|tool_call_begin|>functions.NAME:0``
                   ``<|tool_call_argument_begin|>{json}<|tool_call_end|>...<|tool_calls_section_end|>`` (Kimi K2)
+``apertus``       text, then ``<|tools_prefix|>[{"NAME": {...}}, ...]<|tools_suffix|>`` (Apertus)
 ``gigachat3``     text, then ``<|message_sep|>\n\nfunction call<|role_sep|>\n{"name": ..., "arguments": {...}}``
 ``solar``         ``<|content|>text<|end|>`` or ``<|tool_calls|><|tool_call:begin|>ID<|tool_call:name|>NAME``
                   ``<|tool_call:args|>{json}<|tool_call:end|>...<|calls|>`` (Solar Open)
@@ -52,6 +53,7 @@ class MarkedJson(Style):
     NAME_KEY: ClassVar[str] = "name"
     ARGS_KEY: ClassVar[str] = "arguments"
     ID_KEY: ClassVar[str | None] = None
+    NAME_AS_KEY: ClassVar[bool] = False  # {"NAME": {arguments}} (Apertus)
     TEXT_OPEN: ClassVar[str] = ""
     TEXT_CLOSE: ClassVar[str] = ""
     THINK: ClassVar[tuple[str, str] | None] = ("<think>", "</think>")
@@ -61,6 +63,8 @@ class MarkedJson(Style):
     # ------------------------------------------------------------------ rendering
 
     def _call_object(self, call: Call, index: int) -> str:
+        if self.NAME_AS_KEY:
+            return f"{{{dumps(call.name)}: {call.arguments_json}}}"
         head = f"{dumps(self.ID_KEY)}: {dumps(str(index))}, " if self.ID_KEY else ""
         return f"{{{head}{dumps(self.NAME_KEY)}: {dumps(call.name)}, {dumps(self.ARGS_KEY)}: {call.arguments_json}}}"
 
@@ -100,6 +104,11 @@ class MarkedJson(Style):
         for t in tools:
             head = f'{gbnf_literal(dumps(self.ID_KEY))} {ws} ":" {ws} "\\"" [0-9]{{1,3}} "\\"" {ws} "," {ws} ' \
                 if self.ID_KEY else ""
+            if self.NAME_AS_KEY:
+                alternatives.append(b.add_rule(
+                    f"call-{t.name}",
+                    f'"{{" {ws} {gbnf_literal(dumps(t.name))} {ws} ":" {ws} {args_rule(b, t)} {ws} "}}"'))
+                continue
             alternatives.append(b.add_rule(
                 f"call-{t.name}",
                 f'"{{" {ws} {head}{gbnf_literal(dumps(self.NAME_KEY))} {ws} ":" {ws} {gbnf_literal(dumps(t.name))} '
@@ -124,7 +133,8 @@ class MarkedJson(Style):
 
     def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
         path: PathPattern = ("*",) if self.LISTED else ()
-        body = JsonBody(rules=((path, "call"),), keys=CallKeys(name=(self.NAME_KEY,), arguments=(self.ARGS_KEY,)))
+        keys = CallKeys(name=(self.NAME_KEY,), arguments=(self.ARGS_KEY,), name_is_key=self.NAME_AS_KEY)
+        body = JsonBody(rules=((path, "call"),), keys=keys)
         region = Region(self.MARKER, body, end=self.END, repeat=not self.LISTED and self.END is not None)
         silent = tuple(m for m in (self.TEXT_OPEN, self.TEXT_CLOSE, *self.SILENT) if m)
         return OutputFormat(regions=(region,), silent=silent, think=self.THINK)
@@ -136,6 +146,20 @@ class GigaChat(MarkedJson):
     OPEN = MARKER = SEP = "<|function_call|>"  # its template writes one call per turn; more repeat the marker
     CLOSE = ""
     END = None
+
+
+class Apertus(MarkedJson):
+    name: ClassVar[str] = "apertus"
+    description: ClassVar[str] = '<|tools_prefix|>[{"NAME": {arguments}}]<|tools_suffix|> (Apertus)'
+    OPEN = "<|tools_prefix|>["
+    SEP = ", "
+    CLOSE = "]<|tools_suffix|>"
+    MARKER = "<|tools_prefix|>"
+    END = "<|tools_suffix|>"
+    LISTED = True
+    NAME_AS_KEY = True
+    THINK = ("<|inner_prefix|>", "<|inner_suffix|>")
+    TOOL_RESULT = "[{content}]"
 
 
 class GigaChat3(MarkedJson):
