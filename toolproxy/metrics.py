@@ -133,10 +133,13 @@ class MetricsMiddleware:
                 buffer.extend(body)
             if not more:
                 self.metrics.errors.labels(_error_type(bytes(buffer))).inc()
-        elif state["stream"] and b'"error"' in body:
-            for line in body.split(b"\n"):
+        elif state["stream"] and (b'"error"' in body or b"event: error" in body):
+            lines = body.split(b"\n")
+            for i, line in enumerate(lines):
                 if line.startswith(b"data: {\"error\""):
                     self.metrics.errors.labels(_error_type(line[len(b"data: "):])).inc()
+                elif line.rstrip(b"\r") == b"event: error" and i + 1 < len(lines):  # Responses / Messages streams
+                    self.metrics.errors.labels(_event_error_type(lines[i + 1][len(b"data: "):])).inc()
 
 
 def _header(message: Message, name: bytes) -> bytes:
@@ -151,6 +154,16 @@ def _error_type(body: bytes) -> str:
         error = json.loads(body)["error"]
         kind = error["type"]
     except (ValueError, KeyError, TypeError):
+        return "unknown"
+    return kind if isinstance(kind, str) and len(kind) <= 64 else "unknown"
+
+
+def _event_error_type(data: bytes) -> str:
+    """An ``event: error`` payload's type: Anthropic's ``error.type``, the Responses API's ``code``."""
+    try:
+        event = json.loads(data)
+        kind = event["error"]["type"] if isinstance(event.get("error"), dict) else event["code"]
+    except (ValueError, KeyError, TypeError, AttributeError):
         return "unknown"
     return kind if isinstance(kind, str) and len(kind) <= 64 else "unknown"
 
