@@ -4,7 +4,10 @@ The template of a tool-trained model writes earlier tool calls back in the model
 markers it contains name the family. Rules are checked in order (the more specific first: Functionary v3.1
 templates also contain Llama's ``<|python_tag|>``, Qwen3-Coder's XML calls sit inside ``<tool_call>``).
 A model without a template gets ``hermes`` (the project default); a template with no known marker gets
-``generic`` (JSON, which any instruct model can write).
+``functionary``: measured with ``toolproxy eval`` (BFCL simple_python, seed 0) it is the best style, or tied
+for best, on both bundled models (SmolLM2-135M-Instruct, 20 questions: functionary 40%, thoughtful_steps 40%,
+hermes 35%, generic 25%; gemma-3-270m, 50 questions: functionary 38%, hermes and thoughtful_steps 36%,
+generic 34%); ``generic``, the fallback before, was the worst on both.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 NO_TEMPLATE_STYLE = "hermes"
-UNKNOWN_STYLE = "generic"
+UNKNOWN_STYLE = "functionary"
 
 
 @dataclass(frozen=True)
