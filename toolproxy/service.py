@@ -9,7 +9,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,18 @@ class Plan:
     style: str | None
     relaxed: dict[str, dict[str, Any]] = field(default_factory=dict)
     max_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an answer ended: the last item of :meth:`ChatService.answer`."""
+
+    finish_reason: FinishReason
+    usage: Usage
+    stop_sequence: str | None = None  # the request's stop string that ended the text, when one did
+
+
+Answer = Delta | list[TokenLogprob] | Outcome
 
 
 @dataclass
@@ -139,7 +151,7 @@ class ChatService:
             elif isinstance(item, list):
                 logprobs.extend(item)
             else:
-                finish, usage = item
+                finish, usage = item.finish_reason, item.usage
         message = merge(deltas)
         wanted = plan.generation.logprobs is not None
         return ChatCompletion(
@@ -157,6 +169,11 @@ class ChatService:
         plan = self.plan(request)
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         return self._stream(plan, include_usage)
+
+    async def answer(self, request: ChatCompletionRequest) -> AsyncGenerator[Answer, None]:
+        """The internal answer the other front doors translate (toolproxy/api): deltas (and token log-probabilities
+        when asked for), last an :class:`Outcome`. Planning errors (bad request) are raised here, before any item."""
+        return self._run(self.plan(request))
 
     async def completion(self, request: CompletionRequest) -> Completion:
         check_completion_request(request, self._settings)
@@ -366,9 +383,9 @@ class ChatService:
 
     # ------------------------------------------------------------------ running
 
-    async def _run(self, plan: Plan) -> AsyncIterator[Delta | list[TokenLogprob] | tuple[FinishReason, Usage]]:
+    async def _run(self, plan: Plan) -> AsyncGenerator[Answer, None]:
         """Deltas in order; a list of token log-probabilities (when asked for) before the deltas of its text;
-        last, the finish reason and usage."""
+        last, the :class:`Outcome` (finish reason, usage, the stop string that ended the text)."""
         scanner = Scanner(plan.output_format)
         assembler = Assembler(plan.relaxed)
         raw: list[str] = [plan.prefix]
@@ -421,7 +438,7 @@ class ChatService:
             finish = "tool_calls"
             if not problems and not scanner.dropped_duplicates:  # only answers the client got in full
                 self._memory.remember(assembler.call_ids, "".join(raw).strip(), assembler.calls)
-        yield finish, _usage(done)
+        yield Outcome(finish, _usage(done), done.stop_sequence if finish == "stop" else None)
 
     def _stopped_early(self, plan: Plan, generated: str) -> GenerationDone:
         """The result of a generation we stopped ourselves (usage counted by the backend's tokenizer)."""
@@ -450,10 +467,9 @@ class ChatService:
             elif isinstance(item, list):
                 pending.extend(item)
             else:
-                finish, usage = item
-                yield chunk(Delta(), finish)
+                yield chunk(Delta(), item.finish_reason)
                 if include_usage:
-                    yield ChatCompletionChunk(id=cid, created=created, model=plan.model, choices=[], usage=usage)
+                    yield ChatCompletionChunk(id=cid, created=created, model=plan.model, choices=[], usage=item.usage)
 
 
 # ---------------------------------------------------------------------- request helpers

@@ -162,6 +162,14 @@ def test_anthropic_stream_input_json_deltas(embedded_api: str) -> None:
     assert json.loads(partial) == use.input and isinstance(use.input["city"], str)
 
 
+def test_anthropic_stop_sequence(embedded_api: str) -> None:
+    message = _anthropic(embedded_api).messages.create(
+        model="any", max_tokens=32, stop_sequences=[" ", "\n"],
+        messages=[{"role": "user", "content": "Say: hello world, how are you?"}])
+    assert message.stop_reason == "stop_sequence" and message.stop_sequence in (" ", "\n")
+    assert " " not in message.content[0].text.strip()
+
+
 def test_anthropic_count_tokens(embedded_api: str) -> None:
     counted = _anthropic(embedded_api).messages.count_tokens(model="any", messages=[{"role": "user",
                                                                                       "content": QUESTION}])

@@ -1,5 +1,6 @@
-"""The one internal answer, as the new front doors see it: the chat pipeline's assistant deltas regrouped into
-*blocks* (reasoning, text, one per call), each opened, appended to and closed once.
+"""The one internal answer, as the new front doors see it: the chat pipeline's assistant deltas
+(:meth:`ChatService.answer`) regrouped into *blocks* (reasoning, text, one per call), each opened, appended to
+and closed once.
 
 Both the Responses and the Messages adapter translate these block events into their own wire events, and fold
 the same events into their non-streamed answer (:class:`Collected`), so streamed and non-streamed agree by
@@ -15,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from toolproxy.errors import InvalidRequest
-from toolproxy.protocol import ChatCompletionChunk, ChatCompletionRequest, Delta, FinishReason, StreamOptions, Usage
-from toolproxy.service import ChatService
+from toolproxy.protocol import ChatCompletionRequest, Delta, FinishReason, Usage
+from toolproxy.service import Answer, ChatService, Outcome
 
 BlockKind = Literal["reasoning", "text", "call"]
 
@@ -47,6 +48,7 @@ class Finished:
     finish_reason: FinishReason
     usage: Usage
     model: str
+    stop_sequence: str | None = None  # the request's stop string that ended the text, when one did
 
 
 BlockEvent = BlockStart | BlockDelta | BlockStop | Finished
@@ -102,29 +104,24 @@ def renamed_params(renames: Renames) -> Iterator[None]:
 async def answer(service: ChatService, request: ChatCompletionRequest,
                  renames: Renames = ()) -> AsyncGenerator[BlockEvent, None]:
     """Plan now (a bad request raises here, before any event), then the block events of the generation."""
-    internal = request.model_copy(update={"stream": True, "stream_options": StreamOptions(include_usage=True)})
     with renamed_params(renames):
-        chunks = await service.chat_stream(internal)
-    return _blocks(chunks)
+        items = await service.answer(request)
+    return _blocks(items, request.model or service.model_id)
 
 
-async def _blocks(chunks: AsyncGenerator[ChatCompletionChunk, None]) -> AsyncGenerator[BlockEvent, None]:
+async def _blocks(items: AsyncGenerator[Answer, None], model: str) -> AsyncGenerator[BlockEvent, None]:
     grouper = _Grouper()
-    finish: FinishReason = "stop"
-    model = ""
     try:
-        async for chunk in chunks:
-            model = chunk.model
-            for choice in chunk.choices:
-                for event in grouper.delta(choice.delta):
+        async for item in items:
+            if isinstance(item, Delta):
+                for event in grouper.delta(item):
                     yield event
-                finish = choice.finish_reason or finish
-            if chunk.usage is not None:
+            elif isinstance(item, Outcome):
                 for event in grouper.close():
                     yield event
-                yield Finished(finish, chunk.usage, model)
+                yield Finished(item.finish_reason, item.usage, model, item.stop_sequence)
     finally:
-        await chunks.aclose()
+        await items.aclose()
 
 
 class _Grouper:

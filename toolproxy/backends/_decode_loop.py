@@ -140,7 +140,7 @@ def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
     if tail or pending:
         emit(TextPiece(tail, pending))
     emit(GenerationDone(finish_reason="stop" if finish == "stop" else "length", prompt_tokens=len(job.tokens),
-                        completion_tokens=n_gen))
+                        completion_tokens=n_gen, stop_sequence=scanner.matched))
 
 
 class _Logprobs:

@@ -19,6 +19,7 @@ class StopScanner:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._held = ""
         self.stopped = False
+        self.matched: str | None = None  # the stop string found
         self.text = ""  # everything emitted so far
 
     def feed(self, data: bytes) -> str:
@@ -42,9 +43,11 @@ class StopScanner:
             self._held = ""
             self.text += buf
             return buf
-        cut = min((i for i in (buf.find(s) for s in self._stops) if i >= 0), default=-1)
+        found = [(i, s) for s in self._stops if (i := buf.find(s)) >= 0]
+        cut = min(found)[0] if found else -1
         if cut >= 0:
             self.stopped = True
+            self.matched = min(found)[1]
             self._held = ""
             self.text += buf[:cut]
             return buf[:cut]

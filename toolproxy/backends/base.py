@@ -80,6 +80,7 @@ class GenerationDone:
     finish_reason: Literal["stop", "length"]
     prompt_tokens: int
     completion_tokens: int
+    stop_sequence: str | None = None  # the request's stop string that ended the text, when one did
 
 
 GenerationEvent = TextPiece | GenerationDone

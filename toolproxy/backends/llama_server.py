@@ -171,10 +171,12 @@ class LlamaServerBackend(Backend):
         self.last_timings = timings if isinstance(timings, dict) else None
         stop_type = data.get("stop_type")
         length = stop_type == "limit" or data.get("truncated") is True
+        word = data.get("stopping_word")
         return GenerationDone(
             finish_reason="length" if length else "stop",
             prompt_tokens=token_count(data.get("tokens_evaluated")),
             completion_tokens=token_count(data.get("tokens_predicted")),
+            stop_sequence=word if stop_type == "word" and isinstance(word, str) and word else None,
         )
 
     async def aclose(self) -> None:

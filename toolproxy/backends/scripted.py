@@ -30,6 +30,7 @@ class Script:
     delay: float = 0.0  # seconds between pieces
     fail_after: int | None = None  # raise BackendError after this many pieces
     finish_reason: str = "stop"
+    stop_sequence: str | None = None  # reported as the stop string that ended the text
 
 
 Handler = Callable[[GenerationRequest], Script]
@@ -68,6 +69,7 @@ class ScriptedBackend(Backend):
                 finish_reason="length" if script.finish_reason == "length" else "stop",
                 prompt_tokens=len(request.prompt) // 4,
                 completion_tokens=len(pieces),
+                stop_sequence=script.stop_sequence,
             )
         finally:
             self.active -= 1

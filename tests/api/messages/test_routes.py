@@ -96,6 +96,14 @@ def test_max_tokens_stop_reason_and_stop_sequences(fresh: Proxy) -> None:
     assert request.max_tokens == 3 and request.stop == ("END",)
 
 
+def test_stop_sequence_stop_reason(fresh: Proxy) -> None:
+    fresh.script = Script(text="Hello", stop_sequence="END")
+    body = create(fresh, stop_sequences=["END"]).json()
+    assert body["stop_reason"] == "stop_sequence" and body["stop_sequence"] == "END"
+    delta = events(create(fresh, stop_sequences=["END"], stream=True))[-2]["delta"]
+    assert delta == {"stop_reason": "stop_sequence", "stop_sequence": "END"}
+
+
 def test_disable_parallel_tool_use(fresh: Proxy) -> None:
     fresh.script = Script(text=HERMES_CALL)
     create(fresh, tools=[TOOL], tool_choice={"type": "any", "disable_parallel_tool_use": True})

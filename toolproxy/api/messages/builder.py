@@ -40,6 +40,7 @@ class MessageBuilder:
         self.kinds: list[str] = []
         self.parts: list[list[str]] = []
         self.stop_reason: str | None = None
+        self.stop_sequence: str | None = None
         self.usage = {"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0,
                       "cache_read_input_tokens": 0}
 
@@ -66,7 +67,8 @@ class MessageBuilder:
 
     def message(self) -> dict[str, Any]:
         return {"id": self.id, "type": "message", "role": "assistant", "model": self.model,
-                "content": copy.deepcopy(self.blocks), "stop_reason": self.stop_reason, "stop_sequence": None,
+                "content": copy.deepcopy(self.blocks), "stop_reason": self.stop_reason,
+                "stop_sequence": self.stop_sequence,
                 "usage": dict(self.usage)}
 
     # ------------------------------------------------------------------ internals
@@ -91,8 +93,11 @@ class MessageBuilder:
     def _finish(self, event: Finished) -> list[dict[str, Any]]:
         self.model = event.model or self.model
         self.stop_reason = STOP_REASONS[event.finish_reason]
+        if event.finish_reason == "stop" and event.stop_sequence is not None:
+            self.stop_reason, self.stop_sequence = "stop_sequence", event.stop_sequence
         self.usage.update(input_tokens=event.usage.prompt_tokens, output_tokens=event.usage.completion_tokens)
-        return [{"type": "message_delta", "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
+        return [{"type": "message_delta", "delta": {"stop_reason": self.stop_reason,
+                                                    "stop_sequence": self.stop_sequence},
                  "usage": {"input_tokens": event.usage.prompt_tokens,
                            "output_tokens": event.usage.completion_tokens}},
                 {"type": "message_stop"}]
