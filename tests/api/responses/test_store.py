@@ -59,3 +59,14 @@ def test_oldest_go_first_beyond_count_and_size(tmp_path: Path) -> None:
     huge = store(tmp_path / "db3", clock, max_bytes=1024)
     huge.put("big", {"pad": "x" * 5000}, [])
     assert huge.get("big") is not None  # the newest stays even alone over the size bound
+
+
+def test_an_unusable_path_is_a_typed_error(tmp_path: Path) -> None:
+    import pytest
+
+    from toolproxy.api.responses.store import StoreUnavailable
+
+    (tmp_path / "file").write_text("not a folder")
+    db = store(tmp_path / "file" / "db.sqlite3", Clock())
+    with pytest.raises(StoreUnavailable, match="responses_db"):
+        db.put("r", {}, [])

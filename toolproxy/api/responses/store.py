@@ -10,6 +10,7 @@ nothing across calls and is refused: use a file (a temporary one in tests).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -18,6 +19,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from toolproxy.errors import ToolproxyError
+
+log = logging.getLogger("toolproxy.api.responses")
+
+
+class StoreUnavailable(ToolproxyError):
+    """The response store's database cannot be opened or written (HTTP 503): its path names the setting."""
+
+    status_code = 503
+    error_type = "service_unavailable"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -102,9 +114,12 @@ class ResponseStore:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            if not self._ready:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=10)
+            try:
+                if not self._ready:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=10)
+            except (OSError, sqlite3.Error) as exc:
+                raise self._unavailable(exc) from exc
             try:
                 if not self._ready:
                     db.execute("PRAGMA journal_mode=WAL")
@@ -112,5 +127,12 @@ class ResponseStore:
                     self._ready = True
                 with db:  # one transaction: committed on success, rolled back on error
                     yield db
+            except (OSError, sqlite3.Error) as exc:
+                raise self._unavailable(exc) from exc
             finally:
                 db.close()
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailable:
+        log.error("response store %s: %s: %s", self.path, type(exc).__name__, exc)  # the path only in the log
+        return StoreUnavailable(f"the response store cannot be used ({type(exc).__name__}); the server's "
+                                "`responses_db` setting needs a writable file (or send store: false)")
