@@ -32,6 +32,18 @@ FAMILIES = {
     "mistralai-Ministral-3-14B-Reasoning-2512": "mistral_v11",
     "deepseek-ai-DeepSeek-V3.1": "deepseek",
 }
+ISSUE_4 = set(FAMILIES)
+FAMILIES |= {
+    # issue 15: each family's own markers, forced by the grammar, read back by the scanner
+    "openai-gpt-oss-120b": "harmony",
+    "CohereForAI-c4ai-command-r7b-12-2024-tool_use": "command_r",
+    "moonshotai-Kimi-K2": "kimi_k2",
+    "NVIDIA-Nemotron-Nano-v2": "nemotron_v2",
+    "GigaChat3.1-10B-A1.8B": "gigachat",
+    "MiniMax-M1": "minimax_m1",
+    "upstage-Solar-Open-100B": "solar",
+    "Apertus-8B-Instruct": "apertus",
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +55,9 @@ def backend(model_path: str) -> Iterator[EmbeddedBackend]:
 @pytest.mark.parametrize("stem", sorted(FAMILIES))
 def test_family_template_end_to_end(backend: EmbeddedBackend, shared: Path, stem: str) -> None:
     path = shared / "chat-templates" / f"{stem}.jinja"
-    service = ChatService(backend, Settings(chat_template=str(path), default_max_tokens=48))
+    # issue 15's families spell their markers with many of gemma's tokens: a longer budget
+    budget = 48 if stem in ISSUE_4 else 160
+    service = ChatService(backend, Settings(chat_template=str(path), default_max_tokens=budget))
     assert service.default_style == FAMILIES[stem]
     request = ChatCompletionRequest.model_validate(
         {
@@ -66,7 +80,7 @@ def test_family_template_end_to_end(backend: EmbeddedBackend, shared: Path, stem
     answer = asyncio.run(service.chat(request))
     choice = answer.choices[0]
     calls = choice.message.tool_calls or []
-    if stem == "LFM2.5-8B-A1B":
+    if stem in ("LFM2.5-8B-A1B", "NVIDIA-Nemotron-Nano-v2"):
         # a thinking template: the grammar lets the model think first, and this base model thinks until
         # max_tokens; the thoughts come back as reasoning_content, never as content or a call
         assert choice.message.reasoning_content or calls, choice
