@@ -63,3 +63,10 @@ bench: install-test
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# The Dockerfile built and run for real (issue 18): tools from apt when missing, a dockerd when none runs, a
+# debootstrapped local/debian:bookworm base (cached), docker build --network host, checks from outside the
+# container and deploy/ validated (docker/docker-test.sh). Needs root, or a reachable docker daemon.
+.PHONY: docker-test
+docker-test:
+	bash docker/docker-test.sh
