@@ -96,3 +96,30 @@ def test_no_style_refuses_awkward_names(served: Proxy, style: str, tool_choice: 
     dotted = {"type": "function", "function": {**HYPHENATED["function"], "name": "weather.v2-beta"}}
     response = served.chat(messages=TRIP, tools=[BOOK, HYPHENATED, dotted], style=style, tool_choice=tool_choice)
     assert response.status_code == 200, response.text
+
+
+# ------------------------------------------------------------------ continue_final_message (vLLM's extension)
+
+
+def test_continue_final_message_continues_the_assistant_text(served: Proxy) -> None:
+    served.script = Script(text=" 21C.")
+    messages = [{"role": "user", "content": "Weather in Paris?"}, {"role": "assistant", "content": "It is"}]
+    body = json.loads(served.chat(messages=messages, continue_final_message=True).text)
+    assert body["choices"][0]["message"]["content"] == " 21C."
+    prompt = served.backend.requests[-1].prompt  # type: ignore[union-attr]
+    assert prompt.endswith("It is") and prompt.count("It is") == 1
+    plain = served.chat(messages=messages)  # without the flag the assistant message is history
+    assert plain.status_code == 200 and not served.backend.requests[-1].prompt.endswith("It is")  # type: ignore
+
+
+@pytest.mark.parametrize(("messages", "extra", "param"), [
+    ([{"role": "user", "content": "Hi"}], {}, "messages[0]"),
+    (CALLED, {}, "messages[1]"),
+    ([{"role": "assistant", "content": "It is"}], {}, "messages"),
+    ([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "It is"}],
+     {"tools": [HYPHENATED], "tool_choice": "auto"}, "continue_final_message"),
+])
+def test_continue_final_message_refuses_what_it_cannot_continue(served: Proxy, messages: list[dict[str, Any]],
+                                                                 extra: dict[str, Any], param: str) -> None:
+    error = openai_error(served.chat(messages=messages, continue_final_message=True, **extra), 400)
+    assert error["param"] == param

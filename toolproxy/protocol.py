@@ -138,6 +138,8 @@ class ChatCompletionRequest(_Checked):
     prediction: dict[str, Any] | None = None
     # toolproxy extension: per-request prompting style
     style: str | None = None
+    # vLLM's extension: the answer continues the last (assistant) message instead of starting a new one
+    continue_final_message: bool | None = None
 
 
 class CompletionRequest(_Checked):

@@ -229,6 +229,7 @@ class ChatService:
         """Limits, then the style's decisions (messages, grammar, output format), then the prompt text."""
         check_chat_request(request, self._settings)  # limits first: before any expensive work
         _check_messages(request.messages)
+        request, continuation = _split_continuation(request)
         tools = _tool_specs(request, self._settings.max_tools)
         policy, tools = _policy(request, tools)
         style = get_style(request.style or self._style)
@@ -241,7 +242,13 @@ class ChatService:
         if shape.grammar is not None:
             self._observer.grammar_compiled(time.perf_counter() - compile_started)
             check_grammar(shape.grammar, self._settings)
-        prompt = self._prompt(request, shape, tools, policy)
+        calls_possible = policy.mode != "none" and bool(tools)
+        if continuation and (calls_possible or _response_format_grammar(request) is not None):
+            raise InvalidRequest("continue_final_message continues free text: it cannot be combined with tool "
+                                 "calls (use tool_choice none) or response_format", param="continue_final_message")
+        prompt = self._prompt(request, shape, tools, policy, continuation)
+        if continuation:
+            shape.output_format = dataclasses.replace(shape.output_format, continues=True)
 
         generation = self._generation_request(
             prompt,
@@ -316,9 +323,11 @@ class ChatService:
             return candidate
         raise InvalidRequest(f"tool schema not supported: {why}", param="tools")
 
-    def _prompt(self, request: ChatCompletionRequest, shape: _Shape, tools: list[ToolSpec], policy: CallPolicy) -> str:
-        """The prompt text: the model's own template when it speaks the style (issue 4), else ours; a
-        reasoning model's opened ``<think>`` lets the grammar admit thinking first (updates ``shape``)."""
+    def _prompt(self, request: ChatCompletionRequest, shape: _Shape, tools: list[ToolSpec], policy: CallPolicy,
+                continuation: str = "") -> str:
+        """The prompt text: the model's own template when it speaks the style (issue 4), else ours, then the
+        text the answer continues (``continue_final_message``); a reasoning model's opened ``<think>`` lets the
+        grammar admit thinking first (updates ``shape``)."""
         native = native_prompt(
             self._own_template,
             shape.style,
@@ -328,7 +337,7 @@ class ChatService:
             eos=self._info.eos_token,
             prefix=shape.prefix,
         )
-        prompt = native if native is not None else self._render(shape.messages) + shape.prefix
+        prompt = (native if native is not None else self._render(shape.messages) + shape.prefix) + continuation
         thinking = think_mode(prompt, self._own_template) if not shape.prefix and not shape.triggers else None
         if thinking is not None:
             shape.grammar = with_thinking(shape.grammar, thinking) if shape.grammar is not None else None
@@ -538,6 +547,23 @@ def _check_messages(messages: list[ChatMessage]) -> None:
         if message.role == "tool" and message.tool_call_id is None:  # as OpenAI: the id of the call it answers
             raise InvalidRequest(f"messages[{i}]: a message with role 'tool' needs a tool_call_id (the id of the "
                                  "call it answers)", param=f"messages[{i}].tool_call_id")
+
+
+def _split_continuation(request: ChatCompletionRequest) -> tuple[ChatCompletionRequest, str]:
+    """``continue_final_message``: the request without its last message, and that message's text, which the
+    prompt ends with (after the assistant turn's opening) so that the answer continues it. The answer holds only
+    the continuation, as vLLM and Anthropic's prefill return it."""
+    if not request.continue_final_message:
+        return request, ""
+    last, index = request.messages[-1], len(request.messages) - 1
+    if last.role != "assistant" or last.tool_calls or not last.text():
+        raise InvalidRequest(f"continue_final_message: messages[{index}] must be an assistant message with text "
+                             "(and no tool calls) to continue", param=f"messages[{index}]")
+    if index == 0:
+        raise InvalidRequest("continue_final_message: a message is needed before the one continued",
+                             param="messages")
+    return request.model_copy(update={"messages": request.messages[:-1], "continue_final_message": None}), \
+        last.text()
 
 
 def _tool_specs(request: ChatCompletionRequest, max_tools: int) -> list[ToolSpec]:

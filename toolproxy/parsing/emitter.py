@@ -25,7 +25,7 @@ class _Call:
 
 
 class Emitter:
-    def __init__(self, *, dedupe: bool = True) -> None:
+    def __init__(self, *, dedupe: bool = True, continues: bool = False) -> None:
         self._events: list[Event] = []
         self._next_index = 0
         self._dedupe = dedupe
@@ -33,7 +33,7 @@ class Emitter:
         self.dropped = 0
         """Duplicate calls dropped so far."""
         self._held = {"text": "", "reasoning": ""}
-        self._started = {"text": False, "reasoning": False}
+        self._started = {"text": continues, "reasoning": False}  # continued text keeps its leading space
         self.count = 0
         """Events emitted so far (the scanner compares it to know whether a region produced output)."""
 

@@ -105,6 +105,9 @@ class OutputFormat:
     silent: tuple[str, ...] = ()
     think: tuple[str, str] | None = ("<think>", "</think>")
     dedupe_calls: bool = True
+    continues: bool = False
+    """The text continues a message (``continue_final_message``, Anthropic's prefill): its leading whitespace
+    is part of the answer, not trimmed."""
 
 
 PLAIN_TEXT = OutputFormat()

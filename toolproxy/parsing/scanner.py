@@ -36,7 +36,7 @@ class ParseFailure:
 class Scanner:
     def __init__(self, fmt: OutputFormat) -> None:
         self._fmt = fmt
-        self._out = Emitter(dedupe=fmt.dedupe_calls)
+        self._out = Emitter(dedupe=fmt.dedupe_calls, continues=fmt.continues)
         self._buf = ""
         self._pos = 0  # absolute offset of _buf[0]
         self._mode = "start" if fmt.think else "text"  # start | think | text | region | after

@@ -172,3 +172,21 @@ def test_body_too_large_is_an_anthropic_413(fresh: Proxy) -> None:
     big = [{"role": "user", "content": "x" * 300_000}]
     error = anthropic_error(create(fresh, messages=big), 413)
     assert error["type"] == "request_too_large" and "max_request_bytes" in error["message"]
+
+
+def test_prefill_is_continued_and_not_repeated(fresh: Proxy) -> None:
+    fresh.script = Script(text=" sunny and 21 C.")
+    body = create(fresh, messages=[*USER, {"role": "assistant", "content": "In Paris it is"}]).json()
+    assert [block["text"] for block in body["content"]] == [" sunny and 21 C."]  # the continuation only
+    prompt = fresh.backend.requests[-1].prompt  # type: ignore[union-attr]
+    assert prompt.endswith("In Paris it is") and prompt.count("In Paris it is") == 1
+    assert "What is the weather in Paris?" in prompt
+
+
+def test_prefill_with_tool_calls_possible_is_an_anthropic_400(fresh: Proxy) -> None:
+    error = anthropic_error(create(fresh, tools=[TOOL], messages=[*USER, {"role": "assistant", "content": "I"}]),
+                            400)
+    assert error["type"] == "invalid_request_error" and "continue" in error["message"]
+    ok = create(fresh, tools=[TOOL], tool_choice={"type": "none"},
+                messages=[*USER, {"role": "assistant", "content": "I"}])
+    assert ok.status_code == 200

@@ -167,7 +167,8 @@ def test_restart_keeps_stored_responses(tmp_path: Any) -> None:
      "input.0.message.content.0", "'input_image'"),
     ({"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]},
      "input.0.message.content.0", "'input_file'"),
-    ({"input": [{"type": "item_reference", "id": "x"}]}, "input.0", "'item_reference'"),
+    ({"input": [{"type": "item_reference", "id": "x"}]}, "input[0].id", "'x' not found"),
+    ({"input": [{"type": "computer_call_output", "call_id": "x"}]}, "input.0", "'computer_call_output'"),
     ({"tool_choice": {"type": "allowed_tools", "tools": []}}, "tool_choice", "'allowed_tools'"),
     ({"include": ["message.output_text.logprobs"]}, "include", "logprobs"),
     ({"frequency_penalty": 1}, "frequency_penalty", "Extra inputs"),
@@ -208,3 +209,66 @@ def test_reasoning_item_when_the_style_thinks(fresh: Proxy) -> None:
     stream = events(create(fresh, tools=[WEATHER], style="thoughtful_steps", stream=True))
     thought = "".join(e["delta"] for e in stream if e["type"] == "response.reasoning_text.delta")
     assert thought == "I know this." and stream[-1]["response"]["output"][0]["content"] == reasoning["content"]
+
+
+def _two_turns(proxy: Proxy) -> tuple[dict[str, Any], dict[str, Any]]:
+    proxy.script = Script(text=HERMES_CALL)
+    first = create(proxy, tools=[WEATHER], tool_choice="required").json()
+    proxy.script = Script(text="It is sunny.")
+    second = create(proxy, previous_response_id=first["id"], tools=[WEATHER],
+                    input=[{"type": "function_call_output", "call_id": first["output"][0]["call_id"],
+                            "output": "sunny"}]).json()
+    return first, second
+
+
+def test_input_items_list_the_whole_context_in_pages(fresh: Proxy) -> None:
+    first, second = _two_turns(fresh)
+    url = f"{fresh.url}/v1/responses/{second['id']}/input_items"
+    listed = httpx.get(url, params={"order": "asc"}).json()
+    kinds = [item["type"] for item in listed["data"]]
+    assert kinds == ["message", "function_call", "function_call_output"] and listed["has_more"] is False
+    message, call, output = listed["data"]
+    assert message["role"] == "user" and message["content"] == [{"type": "input_text",
+                                                                  "text": "What is the weather in Paris?"}]
+    assert call == first["output"][0]  # the previous response's output item, as it was answered
+    assert output["output"] == "sunny" and output["id"].startswith("fco_") and output["status"] == "completed"
+    assert listed["first_id"] == message["id"] and listed["last_id"] == output["id"]
+    newest_first = httpx.get(url).json()["data"]  # order desc is the default
+    assert newest_first == listed["data"][::-1]
+    page = httpx.get(url, params={"limit": 1, "order": "asc", "after": message["id"]}).json()
+    assert page["data"] == [call] and page["has_more"] is True
+    first_items = httpx.get(f"{fresh.url}/v1/responses/{first['id']}/input_items").json()["data"]
+    assert first_items == [message]  # ids are kept with the items, so the same item has the same id
+
+
+def test_input_items_through_the_openai_sdk(fresh: Proxy) -> None:
+    from openai import OpenAI
+
+    _, second = _two_turns(fresh)
+    client = OpenAI(base_url=f"{fresh.url}/v1", api_key="unused", max_retries=0)
+    items = list(client.responses.input_items.list(second["id"], order="asc", limit=2))  # the SDK pages on
+    assert [item.type for item in items] == ["message", "function_call", "function_call_output"]
+
+
+@pytest.mark.parametrize(("params", "param"), [({"limit": 0}, "limit"), ({"limit": "x"}, "limit"),
+                                               ({"limit": 101}, "limit"), ({"order": "up"}, "order"),
+                                               ({"after": "msg_nope"}, "after"), ({"include": "web"}, "include")])
+def test_input_items_bad_query_is_a_400(fresh: Proxy, params: dict[str, Any], param: str) -> None:
+    _, second = _two_turns(fresh)
+    assert openai_error(httpx.get(f"{fresh.url}/v1/responses/{second['id']}/input_items", params=params),
+                        400)["param"] == param
+    assert openai_error(httpx.get(f"{fresh.url}/v1/responses/resp_nope/input_items"), 404)["param"] == "response_id"
+
+
+def test_item_reference_replays_a_stored_item(fresh: Proxy) -> None:
+    first, _ = _two_turns(fresh)
+    call = first["output"][0]
+    fresh.script = Script(text="Sunny again.")
+    body = create(fresh, tools=[WEATHER], store=False, input=[
+        {"role": "user", "content": "Weather in Paris?"}, {"type": "item_reference", "id": call["id"]},
+        {"type": "function_call_output", "call_id": call["call_id"], "output": "rainy, 12 C"}])
+    assert body.status_code == 200
+    prompt = fresh.backend.requests[-1].prompt  # type: ignore[union-attr]
+    assert "get_weather" in prompt and "Paris" in prompt and "rainy, 12 C" in prompt
+    error = openai_error(create(fresh, input=[{"type": "item_reference", "id": "fc_nope"}]), 400)
+    assert error["param"] == "input[0].id" and error["code"] == "item_not_found"

@@ -70,3 +70,24 @@ def test_an_unusable_path_is_a_typed_error(tmp_path: Path) -> None:
     db = store(tmp_path / "file" / "db.sqlite3", Clock())
     with pytest.raises(StoreUnavailable, match="responses_db"):
         db.put("r", {}, [])
+
+
+def test_items_are_kept_found_by_id_and_dropped_with_their_response(tmp_path: Path) -> None:
+    clock = Clock()
+    db = store(tmp_path / "db", clock, max_age_s=60)
+    item = {"id": "msg_1", "type": "message", "role": "user", "content": "hi"}
+    db.put("r1", {"output": [{"id": "fc_1", "type": "function_call", "arguments": "{}"}]}, [], [item])
+    stored = db.get("r1")
+    assert stored is not None and stored.input_items == [item]
+    assert db.item("fc_1") == {"id": "fc_1", "type": "function_call", "arguments": "{}"}
+    clock.now += 1
+    db.put("r2", {"output": []}, [], [{**item, "content": "newer"}])  # a client echoes an id: the newest wins
+    assert db.item("msg_1") == {**item, "content": "newer"}
+    assert db.delete("r2") and db.item("msg_1") == item
+    clock.now += 61
+    assert db.item("fc_1") is None and db.item("msg_1") is None
+    db.put("r3", {"output": []}, [])
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "db") as raw:  # the expired response's items are gone, not just hidden
+        assert raw.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 0

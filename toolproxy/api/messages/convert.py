@@ -70,6 +70,7 @@ def to_chat_request(body: CountTokensRequest) -> ChatCompletionRequest:
         tool_choice=_tool_choice(choice.type, choice.name) if choice else None,
         parallel_tool_calls=False if choice and choice.disable_parallel_tool_use else None,
         style=body.style,
+        continue_final_message=True if body.messages and body.messages[-1].role == "assistant" else None,  # prefill
         **generation,
     )
 

@@ -16,6 +16,7 @@ router = APIRouter()
 RENAMES = (  # the chat pipeline's field names in errors -> the Messages API's
     (r"^tools\[(\d+)\]\.function\.parameters", r"tools[\1].input_schema"),
     (r"^stop", "stop_sequences"),
+    (r"^continue_final_message", "messages"),  # a prefill (a last assistant message) the answer cannot continue
 )
 
 

@@ -3,14 +3,20 @@ the chat messages a follow-up turn (``previous_response_id``) replays."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from toolproxy.api.answer import Block
 from toolproxy.api.responses.models import (
     FunctionCallItem,
     FunctionCallOutputItem,
     InputItem,
+    ItemReference,
     MessageItem,
+    ReasoningItem,
     ResponsesRequest,
 )
 from toolproxy.errors import InvalidRequest
@@ -25,6 +31,46 @@ from toolproxy.protocol import (
     Tool,
     ToolChoice,
 )
+
+_ID_PREFIX = {"message": "msg_", "function_call": "fc_", "function_call_output": "fco_", "reasoning": "rs_"}
+_INPUT_ITEM: TypeAdapter[Any] = TypeAdapter(InputItem)
+
+
+def resolve_references(items: list[InputItem], lookup: Callable[[str], dict[str, Any] | None]) -> list[InputItem]:
+    """``item_reference`` items replaced by the stored items they name (``lookup``: id -> stored item); an id
+    that names nothing is a 400 naming the item."""
+    out: list[InputItem] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, ItemReference):
+            out.append(item)
+            continue
+        stored = lookup(item.id)
+        if stored is None:
+            raise InvalidRequest(f"input[{index}]: item {item.id!r} not found (never stored, deleted or expired)",
+                                 param=f"input[{index}].id", code="item_not_found")
+        try:
+            out.append(_INPUT_ITEM.validate_python(stored))
+        except ValidationError as exc:  # an output item kind that cannot be replayed as input
+            raise InvalidRequest(f"input[{index}]: item {item.id!r} cannot be used as input",
+                                 param=f"input[{index}].id") from exc
+    return out
+
+
+def input_items_wire(items: list[InputItem]) -> list[dict[str, Any]]:
+    """Input items as ``GET /v1/responses/{id}/input_items`` lists them: each with an id (the client's, else a
+    new one) and a status."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, ItemReference):
+            raise ValueError("resolve item references first")
+        wire = item.model_dump(exclude_none=True, by_alias=True)
+        if isinstance(item, FunctionCallOutputItem):
+            wire["output"] = item.text()
+        wire.setdefault("id", _ID_PREFIX[item.type] + uuid.uuid4().hex)
+        if not isinstance(item, ReasoningItem):
+            wire.setdefault("status", "completed")
+        out.append(wire)
+    return out
 
 
 def conversation_of(items: list[InputItem]) -> list[dict[str, Any]]:

@@ -79,9 +79,18 @@ class ReasoningItem(Strict):
     status: str | None = None
 
 
+class ItemReference(Strict):
+    """An earlier stored item (an input or output item of a stored response), named by its id."""
+
+    type: Literal["item_reference"]
+    id: str = Field(min_length=1, max_length=256)
+
+
 InputItem = Annotated[
-    Annotated[MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem, Field(discriminator="type")],
-    known_types("input item", ("message", "function_call", "function_call_output", "reasoning"), default="message"),
+    Annotated[MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem | ItemReference,
+              Field(discriminator="type")],
+    known_types("input item", ("message", "function_call", "function_call_output", "reasoning", "item_reference"),
+                default="message"),
 ]
 
 

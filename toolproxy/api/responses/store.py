@@ -1,5 +1,9 @@
 """Stored responses (``store: true``) in an embedded SQLite database: ``previous_response_id``, ``GET`` and
-``DELETE /v1/responses/{id}``.
+``DELETE /v1/responses/{id}``, ``GET /v1/responses/{id}/input_items`` and ``item_reference`` input items.
+
+Each response keeps its items: ``input`` (the whole context it answered: a previous response's input and output
+items, then this request's input) and ``output``. An ``item_reference`` names an item by id: the newest stored
+item with that id (clients echo earlier output items, ids included, so an id may be stored more than once).
 
 Bounded by age (``max_age_s``: older rows are gone, as if deleted) and by size (``max_count`` rows and
 ``max_bytes`` of JSON: the oldest go first). Each call opens its own connection (cheap, and no connection is
@@ -14,7 +18,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +44,15 @@ CREATE TABLE IF NOT EXISTS responses (
     size INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS responses_by_age ON responses (created_at);
+CREATE TABLE IF NOT EXISTS items (
+    response_id TEXT NOT NULL,
+    kind TEXT NOT NULL,          -- 'input' or 'output'
+    position INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    item TEXT NOT NULL,          -- the item as the API shows it
+    PRIMARY KEY (response_id, kind, position)
+);
+CREATE INDEX IF NOT EXISTS items_by_id ON items (id);
 """
 
 
@@ -47,6 +60,7 @@ CREATE INDEX IF NOT EXISTS responses_by_age ON responses (created_at);
 class Stored:
     response: dict[str, Any]
     conversation: list[dict[str, Any]]
+    input_items: list[dict[str, Any]]
 
 
 class ResponseStore:
@@ -60,27 +74,45 @@ class ResponseStore:
         self._lock = threading.Lock()  # one writer at a time within this process
         self._ready = False
 
-    def put(self, response_id: str, response: dict[str, Any], conversation: list[dict[str, Any]]) -> None:
+    def put(self, response_id: str, response: dict[str, Any], conversation: list[dict[str, Any]],
+            input_items: Sequence[dict[str, Any]] = ()) -> None:
         payload = json.dumps(response, ensure_ascii=False)
         history = json.dumps(conversation, ensure_ascii=False)
-        size = len(payload) + len(history)
+        rows = [(response_id, kind, position, str(item.get("id", "")), json.dumps(item, ensure_ascii=False))
+                for kind, items in (("input", input_items), ("output", response.get("output") or []))
+                for position, item in enumerate(items)]
+        size = len(payload) + len(history) + sum(len(row[4]) for row in rows)
         with self._connect() as db:
             self._expire(db)
+            db.execute("DELETE FROM items WHERE response_id = ?", (response_id,))
             db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",
                        (response_id, self._clock(), payload, history, size))
+            db.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?)", rows)
             self._shrink(db)
 
     def get(self, response_id: str) -> Stored | None:
         with self._connect() as db:
             row = db.execute("SELECT response, conversation FROM responses WHERE id = ? AND created_at >= ?",
                              (response_id, self._oldest())).fetchone()
-        if row is None:
-            return None
-        return Stored(json.loads(row[0]), json.loads(row[1]))
+            if row is None:
+                return None
+            items = db.execute("SELECT item FROM items WHERE response_id = ? AND kind = 'input' ORDER BY position",
+                               (response_id,)).fetchall()
+        return Stored(json.loads(row[0]), json.loads(row[1]), [json.loads(item) for (item,) in items])
+
+    def item(self, item_id: str) -> dict[str, Any] | None:
+        """The newest stored item (input or output of a live response) with id ``item_id``."""
+        with self._connect() as db:
+            row = db.execute("SELECT items.item FROM items JOIN responses ON responses.id = items.response_id "
+                             "WHERE items.id = ? AND responses.created_at >= ? "
+                             "ORDER BY responses.created_at DESC, responses.rowid DESC LIMIT 1",
+                             (item_id, self._oldest())).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
 
     def delete(self, response_id: str) -> bool:
         with self._connect() as db:
             self._expire(db)
+            db.execute("DELETE FROM items WHERE response_id = ?", (response_id,))
             return db.execute("DELETE FROM responses WHERE id = ?", (response_id,)).rowcount > 0
 
     def count(self) -> int:
@@ -94,7 +126,12 @@ class ResponseStore:
         return self._clock() - self.max_age_s
 
     def _expire(self, db: sqlite3.Connection) -> None:
-        db.execute("DELETE FROM responses WHERE created_at < ?", (self._oldest(),))
+        if db.execute("DELETE FROM responses WHERE created_at < ?", (self._oldest(),)).rowcount:
+            self._drop_orphans(db)
+
+    @staticmethod
+    def _drop_orphans(db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM items WHERE response_id NOT IN (SELECT id FROM responses)")
 
     def _shrink(self, db: sqlite3.Connection) -> None:
         """Oldest first until both bounds hold (the row just written stays, even alone over ``max_bytes``)."""
@@ -110,6 +147,7 @@ class ResponseStore:
                 break
             db.execute("DELETE FROM responses WHERE id = ?", (oldest[0][0],))
             size = int(size) - int(oldest[0][1])
+        self._drop_orphans(db)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
