@@ -9,8 +9,8 @@ import asyncio
 import pytest
 
 from tests.backends.fake_upstream import FakeUpstream, collect, fakes, member, servers
-from toolproxy.backends.base import GenerationDone, GenerationRequest, TextPiece
-from toolproxy.backends.llama_server import preserved_markers, read_facts
+from toolproxy.backends.base import GenerationDone, GenerationRequest, ModelInfo, TextPiece
+from toolproxy.backends.llama_server import LlamaServerBackend, ServerFacts, preserved_markers, read_facts
 from toolproxy.backends.openai_completions import OpenAICompletionsBackend, read_info
 from toolproxy.errors import BackendError, BackendUnavailable, ContextOverflow
 
@@ -112,3 +112,13 @@ def test_preserved_markers() -> None:
     grammar = r'root ::= "<|python_tag|>" x | "[TOOL_CALLS]" y | "\"name\"" | "<b>" | "\u003ctool\u003e"'
     assert preserved_markers(grammar, ("<start>",)) == ["<b>", "<start>", "<tool>", "<|python_tag|>", "[TOOL_CALLS]"]
     assert preserved_markers('root ::= "{" "\"a\"" ":" [0-9]+ "}"', ()) == []
+
+
+def test_greedy_sends_top_k_1_and_sampling_keeps_the_whole_vocabulary() -> None:
+    """At temperature 0 the argmax is the answer either way; top_k 1 spares llama-server's sampler chain the
+    whole vocabulary. Sampling (temperature > 0), an explicit top_k and log-probabilities keep theirs."""
+    backend = LlamaServerBackend("http://127.0.0.1:1", ServerFacts(ModelInfo(id="m", context_size=4096)))
+    assert backend.body(GenerationRequest(prompt="hi", temperature=0.0))["top_k"] == 1
+    assert backend.body(GenerationRequest(prompt="hi", temperature=0.7))["top_k"] == 0
+    assert backend.body(GenerationRequest(prompt="hi", temperature=0.0, top_k=5))["top_k"] == 5
+    assert backend.body(GenerationRequest(prompt="hi", temperature=0.0, logprobs=2))["top_k"] == 0

@@ -112,7 +112,7 @@ class LlamaServerBackend(Backend):
             "cache_prompt": True,
             "temperature": request.temperature,
             "top_p": request.top_p,
-            "top_k": request.top_k,
+            "top_k": _top_k(request),
             "min_p": request.min_p,
             "repeat_penalty": request.repeat_penalty,
             "seed": -1 if request.seed is None else request.seed,
@@ -181,6 +181,15 @@ class LlamaServerBackend(Backend):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _top_k(request: GenerationRequest) -> int:
+    """Greedy (temperature 0) without log-probabilities: top_k 1, the same token as no truncation, but
+    llama-server's sampler chain then works on one candidate instead of the whole vocabulary (measured on the
+    bundled model's 262k vocabulary, 1 thread: 27.8 -> 23.5 CPU ms per token; bench/proxy_bench.py)."""
+    if request.temperature <= 0 and request.top_k == 0 and request.logprobs is None:
+        return 1
+    return request.top_k
 
 
 def _logprobs(data: dict[str, Any], n_top: int | None) -> tuple[TokenLogprob, ...]:
