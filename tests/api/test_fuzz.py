@@ -18,7 +18,8 @@ from toolproxy.settings import Settings
 
 EXAMPLES = 25
 OPERATIONS = [("/v1/responses", "POST"), ("/v1/messages", "POST"), ("/v1/messages/count_tokens", "POST"),
-              ("/v1/responses/{response_id}", "GET"), ("/v1/responses/{response_id}", "DELETE")]
+              ("/v1/responses/{response_id}", "GET"), ("/v1/responses/{response_id}", "DELETE"),
+              ("/v1/responses/{response_id}/input_items", "GET")]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def test_the_document_lists_the_new_apis(api_schema: Any) -> None:
 
 BOTH = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]  # a path's string id has no negative cases
 RUNS = [(path, method, mode) for path, method in OPERATIONS
-        for mode in (BOTH if method == "POST" else [GenerationMode.POSITIVE])]
+        for mode in (BOTH if method == "POST" or path.endswith("input_items") else [GenerationMode.POSITIVE])]
 
 
 @pytest.mark.parametrize(("path", "method", "mode"), RUNS, ids=[f"{m} {p} {g.value}" for p, m, g in RUNS])

@@ -4,9 +4,9 @@ adapter over the chat pipeline."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from toolproxy.api.answer import Collected, answer
@@ -94,17 +94,17 @@ _LIST_INCLUDES = ("message.input_image.image_url", "reasoning.encrypted_content"
 
 
 @router.get("/v1/responses/{response_id}/input_items", response_model=None)
-async def list_input_items(response_id: str, request: Request) -> Response:
+async def list_input_items(  # the query as text, checked here: a bad value is a 400 naming it
+    response_id: str, request: Request, limit: str = "20", order: str = "desc", after: str | None = None,
+    include: Annotated[list[str] | None, Query()] = None,
+) -> Response:
     """The items the response answered (its whole context: a previous response's items, then its input), in
     ``order`` (``desc``: newest first, the default), ``limit`` at a time (1-100, default 20), ``after`` an id."""
-    query = request.query_params
-    limit_text = query.get("limit", "20")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= _MAX_LIMIT:
-        raise InvalidRequest(f"limit must be an integer from 1 to {_MAX_LIMIT}, not {limit_text!r}", param="limit")
-    order = query.get("order", "desc")
+    if not limit.isdigit() or not 1 <= int(limit) <= _MAX_LIMIT:
+        raise InvalidRequest(f"limit must be an integer from 1 to {_MAX_LIMIT}, not {limit!r}", param="limit")
     if order not in ("asc", "desc"):
         raise InvalidRequest(f"order must be 'asc' or 'desc', not {order!r}", param="order")
-    for value in query.getlist("include") + query.getlist("include[]"):
+    for value in (include or []) + request.query_params.getlist("include[]"):
         if value not in _LIST_INCLUDES:
             raise InvalidRequest(f"include value {value!r} is not supported by toolproxy", param="include")
     stored = await asyncio.to_thread(_store(request).get, response_id)
@@ -112,12 +112,11 @@ async def list_input_items(response_id: str, request: Request) -> Response:
         raise NotFound(f"response {response_id!r} not found (never stored, deleted or expired)",
                        param="response_id")
     items = stored.input_items if order == "asc" else stored.input_items[::-1]
-    after = query.get("after")
     if after is not None:
         ids = [item.get("id") for item in items]
         if after not in ids:
             raise InvalidRequest(f"after: item {after!r} is not an input item of {response_id!r}", param="after")
         items = items[ids.index(after) + 1:]
-    page = items[:int(limit_text)]
+    page = items[:int(limit)]
     return JSONResponse({"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
                          "last_id": page[-1]["id"] if page else None, "has_more": len(items) > len(page)})
