@@ -76,7 +76,8 @@ async def load(url: str, concurrency: int, requests: int, tokens: int, stream: b
     ``concurrency`` at a time."""
     queue = list(range(requests))
     results: list[tuple[int, float]] = []
-    async with httpx.AsyncClient(timeout=300) as client:
+    # a new connection per chat, both ways: llama-server drops kept-alive connections idle for 5 s
+    async with httpx.AsyncClient(timeout=300, limits=httpx.Limits(max_keepalive_connections=0)) as client:
         async def worker() -> None:
             while queue:
                 i = queue.pop()
