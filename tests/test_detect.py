@@ -56,6 +56,18 @@ EXPECTED: dict[str, str] = {
     "openai-gpt-oss-120b": "harmony",
     "Apertus-8B-Instruct": "apertus",
     "llm-jp-llm-jp-4.1-8b-thinking": "harmony",
+    # issue 15: parameters written one by one
+    "Qwen3-Coder": "qwen3_coder",
+    "Qwen3.5-4B": "qwen3_coder",
+    "NVIDIA-Nemotron-3-Nano-30B-A3B-BF16": "qwen3_coder",
+    "StepFun3.5-Flash": "qwen3_coder",
+    "ByteDance-Seed-OSS": "seed_oss",
+    "GLM-4.6": "glm",
+    "GLM-4.7-Flash": "glm",
+    "Spark2.5": "glm",
+    "inclusionai-ling-3.0-flash": "glm",
+    "poolside-Laguna-XS-2.1": "glm",
+    "MiniMax-M2": "minimax_m2",
     "google-gemma-2-2b-it": UNKNOWN_STYLE,
     "microsoft-Phi-3.5-mini-instruct": UNKNOWN_STYLE,
 }
@@ -161,5 +173,6 @@ def test_exact_detection_means_the_template_writes_the_style_syntax(path: Path) 
 
 def test_inexact_families_are_listed() -> None:
     inexact = {p.stem for p in TEMPLATES if native_style(p.read_text(encoding="utf-8")) is None}
-    assert {"Qwen3-Coder", "GLM-4.6", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "LFM2-8B-A1B"} <= inexact
-    assert not {"Qwen-Qwen2.5-7B-Instruct", "meta-llama-Llama-3.1-8B-Instruct", "LFM2.5-8B-A1B"} & inexact
+    assert {"MiniMax-M3", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "LFM2-8B-A1B"} <= inexact
+    assert not {"Qwen-Qwen2.5-7B-Instruct", "meta-llama-Llama-3.1-8B-Instruct", "LFM2.5-8B-A1B", "Qwen3-Coder",
+                "GLM-4.6", "MiniMax-M2"} & inexact

@@ -55,9 +55,11 @@ RULES: tuple[Rule, ...] = (
     Rule("harmony", ("<|start|>assistant to=", "<|constrain|> json"), "llm-jp 4.1 (Harmony, constrain)", exact=False),
     Rule("harmony", ("<|start|>assistant to=", "<|channel|>"), "gpt-oss (Harmony)"),
     Rule("xlam", ("[BEGIN OF AVAILABLE TOOLS]",), "xLAM"),
-    Rule("hermes", ("<tool_call>", "<parameter="), "Qwen3-Coder / Qwen3.5 / Nemotron 3 (XML arguments)", exact=False),
-    Rule("hermes", ("<tool_call>", "<arg_key>"), "GLM 4.5+ / Ling / Laguna (XML arguments)", exact=False),
-    Rule("hermes", ("<tool_call>", "<invoke name="), "MiniMax M2+ (XML invoke)", exact=False),
+    Rule("seed_oss", ("<seed:tool_call>", "<parameter="), "Seed-OSS (XML parameters)"),
+    Rule("minimax_m2", ("<minimax:tool_call>", '<invoke name="'), "MiniMax M2 (XML invoke)"),
+    Rule("qwen3_coder", ("<tool_call>", "<function=", "<parameter="), "Qwen3-Coder / Qwen3.5 / Nemotron 3 (XML)"),
+    Rule("glm", ("<tool_call>", "<arg_key>", "<arg_value>"), "GLM 4.5+ / Ling / Laguna (XML arguments)"),
+    Rule("hermes", ("<tool_call>", "<invoke name="), "MiniMax M3 (XML invoke, its own separators)", exact=False),
     Rule("hermes", ("<tool_call>",), "Hermes / Qwen 2.5-3 / Granite 4 / ..."),
 )
 

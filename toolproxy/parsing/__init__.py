@@ -12,6 +12,7 @@ from toolproxy.parsing.format import (
     OutputFormat,
     PythonCallsBody,
     Region,
+    XmlParamsBody,
     plain_format,
 )
 from toolproxy.parsing.scanner import ParseFailure, Scanner
@@ -34,6 +35,7 @@ __all__ = [
     "Region",
     "Scanner",
     "TextDelta",
+    "XmlParamsBody",
     "collect",
     "parse_text",
     "plain_format",

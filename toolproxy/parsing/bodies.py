@@ -11,16 +11,13 @@ from __future__ import annotations
 import contextlib
 
 from toolproxy.parsing.emitter import Emitter
-from toolproxy.parsing.format import Body, CallKeys, JsonBody, NamedCallBody, PathPattern, Role
+from toolproxy.parsing.failure import BodyFailure
+from toolproxy.parsing.format import Body, CallKeys, JsonBody, NamedCallBody, PathPattern, PythonCallsBody, Role
 from toolproxy.parsing.jsonstream import JsonStream, JsonSyntaxError, Kind, PathItem
 from toolproxy.parsing.pythonic import PythonCallError, call_from_source
+from toolproxy.parsing.xmlparams import XmlParamsParser
 
-
-class BodyFailure(Exception):
-    def __init__(self, index: int, reason: str) -> None:
-        super().__init__(reason)
-        self.index = index
-        self.reason = reason
+__all__ = ["BodyFailure", "BodyParser", "body_parser"]
 
 
 def _matches(pattern: PathPattern, path: list[PathItem]) -> bool:
@@ -375,7 +372,7 @@ class PythonCallsParser:
         return None
 
 
-BodyParser = JsonBodyParser | NamedCallParser | PythonCallsParser
+BodyParser = JsonBodyParser | NamedCallParser | PythonCallsParser | XmlParamsParser
 
 
 def body_parser(body: Body, out: Emitter) -> BodyParser:
@@ -383,4 +380,6 @@ def body_parser(body: Body, out: Emitter) -> BodyParser:
         return JsonBodyParser(body, out)
     if isinstance(body, NamedCallBody):
         return NamedCallParser(body, out)
-    return PythonCallsParser(out)
+    if isinstance(body, PythonCallsBody):
+        return PythonCallsParser(out)
+    return XmlParamsParser(body, out)

@@ -83,7 +83,39 @@ class PythonCallsBody:
     """A Python list of calls ``[f(a=1), mod.g(b="x")]``; keyword arguments only, literal values."""
 
 
-Body = JsonBody | NamedCallBody | PythonCallsBody
+@dataclass(frozen=True)
+class XmlParamsBody:
+    """Calls whose arguments are written one parameter at a time, a string value as raw text and any other
+    value as JSON (Qwen3-Coder's ``<function=NAME><parameter=k>v</parameter></function>``, GLM's
+    ``NAME<arg_key>k</arg_key><arg_value>v</arg_value>``, MiniMax M2's
+    ``<invoke name="NAME"><parameter name="k">v</parameter></invoke>``). The arguments stream as the JSON
+    object the parameters build (see :mod:`toolproxy.parsing.xmlparams`).
+
+    ``name_open``: the literal before each call's name ("" = the name comes first, bare, and ends at
+    whitespace or ``<``; one call per region); ``name_close`` ends a name after ``name_open``. ``param_open``
+    starts a parameter, its key ends at ``key_close``; ``value_open`` (optional) starts the value (whatever
+    stands between ``key_close`` and it is ignored: DSML's ``string="true"``), ``value_close`` ends it.
+    ``name_sep``: a literal that follows a bare name (Hunyuan's ``<tool_sep:opensource>``).
+    ``call_close`` ends a call ("" = the call ends where no further parameter follows). ``trim_newline``:
+    one newline right after the value's start and one right before its end belong to the layout.
+    ``strings``: per tool, the parameters whose schema type is string: their value is always a string;
+    any other value is parsed as JSON, or is a string when it is not valid JSON.
+    """
+
+    param_open: str
+    key_close: str
+    value_close: str
+    name_open: str = ""
+    name_close: str = ">"
+    name_sep: str = ""
+    value_open: str = ""
+    call_close: str = ""
+    trim_newline: bool = False
+    strings: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    max_name_len: int = 256
+
+
+Body = JsonBody | NamedCallBody | PythonCallsBody | XmlParamsBody
 
 
 @dataclass(frozen=True)

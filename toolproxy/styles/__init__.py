@@ -37,6 +37,11 @@ STYLES: dict[str, str] = {
     "solar": "toolproxy.styles.families:Solar",
     "apertus": "toolproxy.styles.families:Apertus",
     "harmony": "toolproxy.styles.harmony:Harmony",
+    # issue 15: parameters written one by one (raw strings, JSON otherwise)
+    "qwen3_coder": "toolproxy.styles.xml_params:Qwen3Coder",
+    "seed_oss": "toolproxy.styles.xml_params:SeedOss",
+    "glm": "toolproxy.styles.xml_params:Glm",
+    "minimax_m2": "toolproxy.styles.xml_params:MiniMaxM2",
 }
 
 

@@ -1,0 +1,236 @@
+"""The incremental parser of :class:`~toolproxy.parsing.format.XmlParamsBody`: calls written one parameter at a
+time (a string value as raw text, any other value as JSON). The arguments stream as the JSON object the
+parameters build, ``{"k": "v", "n": 3}``: a string value streams as it is generated (held back only where a
+closing marker or the layout newline might begin), any other value is emitted whole when its parameter closes.
+The deltas concatenate to exactly the final ``arguments`` string.
+"""
+
+from __future__ import annotations
+
+import json
+
+from toolproxy.parsing.emitter import Emitter
+from toolproxy.parsing.format import XmlParamsBody
+from toolproxy.parsing.markers import held_suffix
+
+
+class XmlParamsFailure(Exception):
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.reason = reason
+
+
+def _piece(text: str) -> str:
+    """``text`` as the inside of a JSON string (escaping is per character, so pieces concatenate)."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def json_value(raw: str, is_string: bool) -> str:
+    """A parameter's raw value as JSON text: a string parameter's as a string; any other is kept when it is
+    valid JSON (as written, stripped), else it is a string."""
+    if not is_string:
+        text = raw.strip()
+        try:
+            json.loads(text)
+        except ValueError:
+            pass
+        else:
+            return text
+    return json.dumps(raw, ensure_ascii=False)
+
+
+class XmlParamsParser:
+    """``feed(text) -> consumed``: what is not consumed is fed again with more text (see :mod:`bodies`)."""
+
+    def __init__(self, body: XmlParamsBody, out: Emitter) -> None:
+        self._b = body
+        self._out = out
+        self._strings = dict(body.strings)
+        self._state = "call"  # call | name | sep | param | key | gap | value
+        self._acc = ""
+        self._calls = 0
+        self._index: int | None = None
+        self._name = ""
+        self._params = 0
+        self._key = ""
+        self._is_string = False
+        self._sent = 0  # characters of the current string value already emitted
+        self.done = False
+
+    # ------------------------------------------------------------------ feeding
+
+    def feed(self, text: str) -> int:
+        i = 0
+        n = len(text)
+        while i < n and not self.done:
+            step = self._step(text, i)
+            if step is None:
+                return i
+            i = step
+        return i
+
+    def _expect(self, text: str, i: int, options: tuple[str, ...]) -> tuple[str | None, bool]:
+        """(the option ``text[i:]`` starts with, whether it may still become one)."""
+        rest = text[i:]
+        for option in options:
+            if option and rest.startswith(option):
+                return option, False
+        return None, any(option and option.startswith(rest) for option in options)
+
+    def _step(self, text: str, i: int) -> int | None:
+        b = self._b
+        c = text[i]
+        state = self._state
+        if state in ("call", "param", "sep") and c.isspace():
+            return i + 1
+        if state == "call":
+            if not b.name_open:
+                if self._calls:
+                    self.done = True
+                    return i
+                self._state, self._name = "name", ""
+                return i
+            hit, maybe = self._expect(text, i, (b.name_open,))
+            if hit:
+                self._state, self._name = "name", ""
+                return i + len(hit)
+            if maybe:
+                return None
+            if not self._calls:
+                raise XmlParamsFailure(i, f"expected {b.name_open!r}")
+            self.done = True
+            return i
+        if state == "name":
+            if not b.name_open and (c.isspace() or c == "<"):
+                return self._named(i, i)
+            self._name += c
+            if b.name_open and self._name.endswith(b.name_close):
+                self._name = self._name[: -len(b.name_close)]
+                return self._named(i, i + 1)
+            if len(self._name) > b.max_name_len + len(b.name_close):
+                raise XmlParamsFailure(i, "tool name too long")
+            return i + 1
+        if state == "sep":
+            hit, maybe = self._expect(text, i, (b.name_sep,))
+            if hit:
+                self._state = "param"
+                return i + len(hit)
+            if maybe:
+                return None
+            raise XmlParamsFailure(i, f"expected {b.name_sep!r}")
+        if state == "param":
+            hit, maybe = self._expect(text, i, (b.param_open, b.call_close))
+            if hit == b.param_open:
+                self._state, self._acc = "key", ""
+                return i + len(hit)
+            if hit:
+                self._close_call()
+                return i + len(hit)
+            if maybe:
+                return None
+            if b.call_close:
+                raise XmlParamsFailure(i, f"expected {b.param_open!r} or {b.call_close!r}")
+            self._close_call()
+            self.done = not b.name_open
+            return i
+        if state == "key":
+            self._acc += c
+            if self._acc.endswith(b.key_close):
+                self._key = self._acc[: -len(b.key_close)].strip()
+                if not self._key:
+                    raise XmlParamsFailure(i, "empty parameter name")
+                self._acc = ""
+                if b.value_open:
+                    self._state = "gap"
+                else:
+                    self._open_value()
+            elif len(self._acc) > b.max_name_len + len(b.key_close):
+                raise XmlParamsFailure(i, "parameter name too long")
+            return i + 1
+        if state == "gap":  # what stands between the key and the value's start is ignored (DSML string="true")
+            self._acc += c
+            if self._acc.endswith(b.value_open):
+                self._acc = ""
+                self._open_value()
+            elif len(self._acc) > b.max_name_len:
+                raise XmlParamsFailure(i, f"expected {b.value_open!r}")
+            return i + 1
+        # value
+        self._acc += c
+        if self._acc.endswith(b.value_close):
+            self._close_value(self._acc[: -len(b.value_close)])
+            self._state = "param"
+        elif self._is_string:
+            self._stream_string()
+        return i + 1
+
+    # ------------------------------------------------------------------ events
+
+    def _named(self, i: int, after: int) -> int:
+        name = self._name.strip()
+        if not name or any(ch.isspace() for ch in name):
+            raise XmlParamsFailure(i, f"bad tool name {name!r}")
+        self._index = self._out.call_start(name)
+        self._name, self._params = name, 0
+        self._state = "sep" if self._b.name_sep and not self._b.name_open else "param"
+        return after
+
+    def _open_value(self) -> None:
+        assert self._index is not None
+        self._is_string = self._key in self._strings.get(self._name, ())
+        head = "{" if not self._params else ", "
+        self._out.args(self._index, f"{head}{json.dumps(self._key, ensure_ascii=False)}: "
+                       + ('"' if self._is_string else ""))
+        self._params += 1
+        self._sent = 0
+        self._state = "value"
+
+    def _trimmed_start(self, raw: str) -> int:
+        return 1 if self._b.trim_newline and raw.startswith("\n") else 0
+
+    def _stream_string(self) -> None:
+        raw = self._acc
+        if self._b.trim_newline and not raw:
+            return
+        safe = len(raw) - held_suffix(raw, self._b.value_close)
+        if self._b.trim_newline and safe > 0 and raw[safe - 1] == "\n":
+            safe -= 1
+        start = max(self._sent, self._trimmed_start(raw))
+        if safe > start:
+            assert self._index is not None
+            self._out.args(self._index, _piece(raw[start:safe]))
+            self._sent = safe
+
+    def _close_value(self, raw: str) -> None:
+        assert self._index is not None
+        start = self._trimmed_start(raw)
+        end = len(raw) - 1 if self._b.trim_newline and raw.endswith("\n") and len(raw) > start else len(raw)
+        if self._is_string:
+            rest = raw[max(self._sent, start):end]
+            self._out.args(self._index, _piece(rest) + '"')
+        else:
+            self._out.args(self._index, json_value(raw[start:end], False))
+        self._acc = ""
+
+    def _close_call(self) -> None:
+        assert self._index is not None
+        self._out.args(self._index, "}" if self._params else "{}")
+        self._out.call_end(self._index)
+        self._index = None
+        self._calls += 1
+        self._state = "call"
+
+    # ------------------------------------------------------------------ the end
+
+    def finish(self) -> None:
+        if self._state == "param" and not self._b.call_close:
+            self._close_call()
+        if self._state == "call" and self._calls:
+            self.done = True
+        self.abort()
+
+    def abort(self) -> None:
+        if self._index is not None:
+            self._out.call_end(self._index, complete=False)
+            self._index = None

@@ -1,0 +1,237 @@
+"""Families whose calls write each parameter as its own element (issue 15): one class, :class:`XmlParams`, and
+one small subclass of data per family. A string value is raw text, any other value JSON, as the families'
+templates write them.
+
+================  ===========================================================================================
+style             the model writes (as its own chat template writes calls)
+================  ===========================================================================================
+``qwen3_coder``   ``<tool_call>\\n<function=NAME>\\n<parameter=k>\\nv\\n</parameter>\\n</function>\\n</tool_call>``
+                  per call (Qwen3-Coder, Qwen3.5, Nemotron 3 Nano, StepFun 3.5 Flash)
+``seed_oss``      the same inside ``<seed:tool_call>``, values without the newlines (Seed-OSS)
+``glm``           ``<tool_call>NAME\\n<arg_key>k</arg_key>\\n<arg_value>v</arg_value>\\n</tool_call>`` per call
+                  (GLM 4.5-4.7, Spark 2.5, Ling 3.0, Laguna)
+``minimax_m2``    ``<minimax:tool_call>\\n<invoke name="NAME">\\n<parameter name="k">v</parameter>\\n</invoke>\\n``
+                  ``...</minimax:tool_call>`` (MiniMax M2)
+================  ===========================================================================================
+
+Grammar: ``auto`` = text (which cannot contain the call marker), then optionally the calls; ``required`` (and
+a named tool) = the calls; ``none`` = text; ``parallel`` false = one call. A call writes the tool's required
+parameters (in the schema's order), then any of its optional ones; a string parameter is raw text that
+cannot contain the value's closing marker (one of its ``enum`` values when it has one), any other parameter
+its JSON-schema grammar. A schema that is not a plain object of properties admits any parameter names with
+raw values.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from toolproxy.grammar import GrammarBuilder, gbnf_literal
+from toolproxy.parsing.format import OutputFormat, Region, XmlParamsBody
+from toolproxy.protocol import ChatMessage
+from toolproxy.styles.base import CallPolicy, Style, ToolSpec
+from toolproxy.styles.common import Call, Message, dumps, tool_dicts
+from toolproxy.styles.grammar_kit import text_excluding
+from toolproxy.styles.prompting import compose
+
+
+def _is_string_schema(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    kind = schema.get("type")
+    return kind == "string" or (isinstance(kind, list) and kind == ["string"])
+
+
+def _properties(tool: ToolSpec) -> dict[str, Any] | None:
+    """The tool's parameters as ``{name: schema}``, or None when its schema is not a plain object of them."""
+    schema = tool.parameters or {}
+    plain = {"type", "properties", "required", "additionalProperties", "description", "title", "$schema"}
+    if not isinstance(schema, dict) or set(schema) - plain:
+        return None
+    props = schema.get("properties") or {}
+    return props if isinstance(props, dict) else None
+
+
+class XmlParams(Style):
+    """Data: the region's markers, how a call and its parameters are written (see
+    :class:`~toolproxy.parsing.format.XmlParamsBody`); ``NL`` is the layout between elements, ``PER_CALL``:
+    one region per call (else all calls in one region)."""
+
+    REGION_OPEN: ClassVar[str]
+    REGION_CLOSE: ClassVar[str]
+    NAME_OPEN: ClassVar[str] = ""
+    NAME_CLOSE: ClassVar[str] = ">"
+    PARAM_OPEN: ClassVar[str]
+    KEY_CLOSE: ClassVar[str]
+    VALUE_OPEN: ClassVar[str] = ""
+    VALUE_CLOSE: ClassVar[str]
+    CALL_CLOSE: ClassVar[str] = ""
+    TRIM_NEWLINE: ClassVar[bool] = False
+    NL: ClassVar[str] = "\n"
+    PER_CALL: ClassVar[bool] = True
+    THINK: ClassVar[tuple[str, str] | None] = ("<think>", "</think>")
+    TOOL_RESULT: ClassVar[str] = "<tool_response>\n{content}\n</tool_response>"
+
+    # ------------------------------------------------------------------ rendering
+
+    def _value_text(self, value: Any) -> str:
+        text = value if isinstance(value, str) else dumps(value)
+        return f"\n{text}\n" if self.TRIM_NEWLINE else text
+
+    def _call_text(self, call: Call) -> str:
+        nl = self.NL
+        args = call.arguments if isinstance(call.arguments, dict) else {}
+        params = "".join(
+            f"{self.PARAM_OPEN}{k}{self.KEY_CLOSE}{nl if self.VALUE_OPEN else ''}{self.VALUE_OPEN}"
+            f"{self._value_text(v)}{self.VALUE_CLOSE}{nl}"
+            for k, v in args.items()
+        )
+        head = f"{self.NAME_OPEN}{call.name}{self.NAME_CLOSE}{nl}" if self.NAME_OPEN else f"{call.name}{nl}"
+        return f"{head}{params}{self.CALL_CLOSE + nl if self.CALL_CLOSE else ''}"
+
+    def calls_text(self, calls: list[Call]) -> str:
+        nl = self.NL
+        if self.PER_CALL:
+            return nl.join(f"{self.REGION_OPEN}{nl if self.NAME_OPEN else ''}{self._call_text(c)}{self.REGION_CLOSE}"
+                           for c in calls)
+        return f"{self.REGION_OPEN}{nl}{''.join(self._call_text(c) for c in calls)}{self.REGION_CLOSE}"
+
+    def _assistant(self, text: str, calls: list[Call], _: ChatMessage) -> str:
+        return "\n".join(part for part in (text, self.calls_text(calls) if calls else "") if part)
+
+    def _tool(self, name: str, content: str) -> str:
+        return self.TOOL_RESULT.format(name=name, content=content)
+
+    def announce(self, tools: list[ToolSpec]) -> str:
+        listed = "\n".join(dumps(t) for t in tool_dicts(tools))
+        example = self.calls_text([Call("tool_name", {"parameter": "value"})])
+        return (
+            f"You can call these tools:\n{listed}\n"
+            f"To call a tool, write {example}. To answer without a tool, just write the answer."
+        )
+
+    def prepare_messages(self, messages: list[ChatMessage], tools: list[ToolSpec], policy: CallPolicy) -> list[Message]:
+        return compose(messages, tools, policy, announce=self.announce, assistant=self._assistant, tool=self._tool)
+
+    # ------------------------------------------------------------------ grammar
+
+    def _param(self, b: GrammarBuilder, raw: str, tool: ToolSpec, key: str | None, schema: Any) -> str:
+        nl = gbnf_literal(self.NL) if self.NL else ""
+        name = gbnf_literal(key) if key is not None else text_key(b, self.KEY_CLOSE)
+        if key is None or _is_string_schema(schema):
+            enum = schema.get("enum") if isinstance(schema, dict) else None
+            if isinstance(enum, list) and enum and all(isinstance(e, str) for e in enum):
+                value = "( " + " | ".join(gbnf_literal(e) for e in enum) + " )"
+            else:
+                value = raw
+        else:
+            value = b.add_schema(schema if isinstance(schema, dict | bool) else {}, f"{tool.name}-{key}")
+        trim = gbnf_literal("\n") if self.TRIM_NEWLINE else ""
+        gap = nl if self.VALUE_OPEN else ""
+        return (f"{gbnf_literal(self.PARAM_OPEN)} {name} {gbnf_literal(self.KEY_CLOSE)} {gap} "
+                f"{gbnf_literal(self.VALUE_OPEN) if self.VALUE_OPEN else ''} {trim} {value} {trim} "
+                f"{gbnf_literal(self.VALUE_CLOSE)} {nl}")
+
+    def _call(self, b: GrammarBuilder, raw: str, tool: ToolSpec) -> str:
+        props = _properties(tool)
+        if props is None:
+            params = f"( {self._param(b, raw, tool, None, None)} )*"
+        else:
+            required = [k for k in (tool.parameters.get("required") or []) if k in props]
+            parts = [self._param(b, raw, tool, k, props[k]) for k in required]
+            parts += [f"( {self._param(b, raw, tool, k, s)} )?" for k, s in props.items() if k not in required]
+            params = " ".join(parts)
+        nl = gbnf_literal(self.NL) if self.NL else ""
+        head = (f"{gbnf_literal(self.NAME_OPEN + tool.name + self.NAME_CLOSE)} {nl}" if self.NAME_OPEN
+                else f"{gbnf_literal(tool.name)} {nl}")
+        close = f"{gbnf_literal(self.CALL_CLOSE)} {nl}" if self.CALL_CLOSE else ""
+        return b.add_rule(f"call-{tool.name}", f"{head} {params} {close}")
+
+    def _calls(self, b: GrammarBuilder, tools: list[ToolSpec], parallel: bool) -> str:
+        raw = text_excluding(b, "xml-raw", [self.VALUE_CLOSE])  # one rule for every raw string value
+        call = b.add_rule("call", " | ".join(self._call(b, raw, t) for t in tools))
+        nl = gbnf_literal(self.NL) if self.NL else ""
+        lead = nl if self.NAME_OPEN else ""
+        if self.PER_CALL:
+            one = b.add_rule("call-region", f"{gbnf_literal(self.REGION_OPEN)} {lead} {call} "
+                                            f"{gbnf_literal(self.REGION_CLOSE)}")
+            return b.add_rule("calls", f"{one} ( {nl} {one} )*" if parallel else one)
+        many = f"{call}+" if parallel else call
+        return b.add_rule("calls", f"{gbnf_literal(self.REGION_OPEN)} {nl} {many} {gbnf_literal(self.REGION_CLOSE)}")
+
+    def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
+        b = GrammarBuilder()
+        text = text_excluding(b, "text", [self.REGION_OPEN])
+        if policy.mode == "none" or not tools:
+            return b.build(text)
+        calls = self._calls(b, tools, policy.parallel)
+        if policy.mode == "required":
+            return b.build(calls)
+        return b.build(f"{text} {calls}?")
+
+    # ------------------------------------------------------------------ parsing
+
+    def output_format(self, tools: list[ToolSpec]) -> OutputFormat:
+        strings = tuple(
+            (t.name, tuple(k for k, s in (_properties(t) or {}).items() if _is_string_schema(s))) for t in tools
+        )
+        body = XmlParamsBody(
+            param_open=self.PARAM_OPEN, key_close=self.KEY_CLOSE, value_close=self.VALUE_CLOSE,
+            name_open=self.NAME_OPEN, name_close=self.NAME_CLOSE, value_open=self.VALUE_OPEN,
+            call_close=self.CALL_CLOSE, trim_newline=self.TRIM_NEWLINE, strings=strings,
+        )
+        return OutputFormat(regions=(Region(self.REGION_OPEN, body, end=self.REGION_CLOSE),), think=self.THINK)
+
+
+def text_key(b: GrammarBuilder, close: str) -> str:
+    """A parameter name: non-empty, no ``<`` or the key's closing marker."""
+    first = json.dumps(close[0])[1:-1].replace("]", "\\]")
+    return b.add_rule("xml-key", f"[^<{first}\\n]+")
+
+
+class Qwen3Coder(XmlParams):
+    name: ClassVar[str] = "qwen3_coder"
+    description: ClassVar[str] = "<tool_call><function=NAME><parameter=k>v</parameter></function> (Qwen3-Coder)"
+    REGION_OPEN = "<tool_call>"
+    REGION_CLOSE = "</tool_call>"
+    NAME_OPEN = "<function="
+    PARAM_OPEN = "<parameter="
+    KEY_CLOSE = ">"
+    VALUE_CLOSE = "</parameter>"
+    CALL_CLOSE = "</function>"
+    TRIM_NEWLINE = True
+
+
+class SeedOss(Qwen3Coder):
+    name: ClassVar[str] = "seed_oss"
+    description: ClassVar[str] = "<seed:tool_call><function=NAME><parameter=k>v</parameter> (Seed-OSS)"
+    REGION_OPEN = "<seed:tool_call>"
+    REGION_CLOSE = "</seed:tool_call>"
+    TRIM_NEWLINE = False
+    THINK = ("<seed:think>", "</seed:think>")
+
+
+class Glm(XmlParams):
+    name: ClassVar[str] = "glm"
+    description: ClassVar[str] = "<tool_call>NAME<arg_key>k</arg_key><arg_value>v</arg_value></tool_call> (GLM 4.5+)"
+    REGION_OPEN = "<tool_call>"
+    REGION_CLOSE = "</tool_call>"
+    PARAM_OPEN = "<arg_key>"
+    KEY_CLOSE = "</arg_key>"
+    VALUE_OPEN = "<arg_value>"
+    VALUE_CLOSE = "</arg_value>"
+
+
+class MiniMaxM2(XmlParams):
+    name: ClassVar[str] = "minimax_m2"
+    description: ClassVar[str] = '<minimax:tool_call><invoke name="NAME"><parameter name="k">v</parameter> (MiniMax M2)'
+    REGION_OPEN = "<minimax:tool_call>"
+    REGION_CLOSE = "</minimax:tool_call>"
+    NAME_OPEN = '<invoke name="'
+    NAME_CLOSE = '">'
+    PARAM_OPEN = '<parameter name="'
+    KEY_CLOSE = '">'
+    VALUE_CLOSE = "</parameter>"
+    CALL_CLOSE = "</invoke>"
+    PER_CALL = False
