@@ -10,15 +10,9 @@ from __future__ import annotations
 import json
 
 from toolproxy.parsing.emitter import Emitter
+from toolproxy.parsing.failure import BodyFailure
 from toolproxy.parsing.format import XmlParamsBody
 from toolproxy.parsing.markers import held_suffix
-
-
-class XmlParamsFailure(Exception):
-    def __init__(self, index: int, reason: str) -> None:
-        super().__init__(reason)
-        self.index = index
-        self.reason = reason
 
 
 def _piece(text: str) -> str:
@@ -98,7 +92,7 @@ class XmlParamsParser:
             if maybe:
                 return None
             if not self._calls:
-                raise XmlParamsFailure(i, f"expected {b.name_open!r}")
+                raise BodyFailure(i, f"expected {b.name_open!r}")
             self.done = True
             return i
         if state == "name":
@@ -109,7 +103,7 @@ class XmlParamsParser:
                 self._name = self._name[: -len(b.name_close)]
                 return self._named(i, i + 1)
             if len(self._name) > b.max_name_len + len(b.name_close):
-                raise XmlParamsFailure(i, "tool name too long")
+                raise BodyFailure(i, "tool name too long")
             return i + 1
         if state == "sep":
             hit, maybe = self._expect(text, i, (b.name_sep,))
@@ -118,7 +112,7 @@ class XmlParamsParser:
                 return i + len(hit)
             if maybe:
                 return None
-            raise XmlParamsFailure(i, f"expected {b.name_sep!r}")
+            raise BodyFailure(i, f"expected {b.name_sep!r}")
         if state == "param":
             hit, maybe = self._expect(text, i, (b.param_open, b.call_close))
             if hit == b.param_open:
@@ -130,7 +124,7 @@ class XmlParamsParser:
             if maybe:
                 return None
             if b.call_close:
-                raise XmlParamsFailure(i, f"expected {b.param_open!r} or {b.call_close!r}")
+                raise BodyFailure(i, f"expected {b.param_open!r} or {b.call_close!r}")
             self._close_call()
             self.done = not b.name_open
             return i
@@ -139,14 +133,14 @@ class XmlParamsParser:
             if self._acc.endswith(b.key_close):
                 self._key = self._acc[: -len(b.key_close)].strip()
                 if not self._key:
-                    raise XmlParamsFailure(i, "empty parameter name")
+                    raise BodyFailure(i, "empty parameter name")
                 self._acc = ""
                 if b.value_open:
                     self._state = "gap"
                 else:
                     self._open_value()
             elif len(self._acc) > b.max_name_len + len(b.key_close):
-                raise XmlParamsFailure(i, "parameter name too long")
+                raise BodyFailure(i, "parameter name too long")
             return i + 1
         if state == "gap":  # what stands between the key and the value's start is ignored (DSML string="true")
             self._acc += c
@@ -154,7 +148,7 @@ class XmlParamsParser:
                 self._acc = ""
                 self._open_value()
             elif len(self._acc) > b.max_name_len:
-                raise XmlParamsFailure(i, f"expected {b.value_open!r}")
+                raise BodyFailure(i, f"expected {b.value_open!r}")
             return i + 1
         # value
         self._acc += c
@@ -170,7 +164,7 @@ class XmlParamsParser:
     def _named(self, i: int, after: int) -> int:
         name = self._name.strip()
         if not name or any(ch.isspace() for ch in name):
-            raise XmlParamsFailure(i, f"bad tool name {name!r}")
+            raise BodyFailure(i, f"bad tool name {name!r}")
         self._index = self._out.call_start(name)
         self._name, self._params = name, 0
         self._state = "sep" if self._b.name_sep and not self._b.name_open else "param"
