@@ -75,6 +75,8 @@ def output_of(style: Style, text: str, calls: Calls) -> str:
 TEXT_OR_CALLS = ("mixtral", "thoughtful_steps", "mistral", "pythonic", "command_r", "solar")
 TEXT_DROPPED = ("llama3", "xlam", "generic")
 TEXT_AROUND_CALLS = ("short", "long")
+# issue 15's XML-parameter styles write a string value as raw text: the number 5 for "city" is the string "5"
+RAW_STRINGS = ("qwen3_coder", "seed_oss", "glm", "minimax_m2", "hunyuan", "minicpm5")  # DSML types it
 # the oracle's gemma vocabulary reads U+2581 (in DeepSeek's markers) as a space: covered in test_new_styles.py
 ORACLE_BLIND = ("deepseek", "deepseek_r1")
 
@@ -87,6 +89,8 @@ def expected(style: Style, sample: str, policy: str) -> bool:
         return policy in SAMPLES["one_call"][2]
     if sample == "text_then_call" and style.name in TEXT_AROUND_CALLS:
         return policy in ("auto", "auto1", "required", "required1")  # free text around the calls
+    if sample == "bad_type" and style.name in RAW_STRINGS:
+        return policy in SAMPLES["one_call"][2]
     return policy in allowed
 
 
