@@ -218,8 +218,9 @@ class XmlParamsParser:
     # ------------------------------------------------------------------ the end
 
     def finish(self) -> None:
-        if self._state == "param" and not self._b.call_close:
-            self._close_call()
+        if self._state == "param" and not self._b.call_close and self._params:
+            self._close_call()  # cut off after a whole parameter: the call is complete (``{}`` would not be
+            # a prefix of the arguments the call was about to get, so a call cut off before any stays open)
         if self._state == "call" and self._calls:
             self.done = True
         self.abort()
