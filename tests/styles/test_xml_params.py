@@ -55,7 +55,7 @@ def test_string_parameter_is_raw_text_streamed_as_a_json_string() -> None:
 @pytest.mark.parametrize("raw, value", [
     ("7", 7), ("-2.5", -2.5), ("true", True), ("null", None), ('[1, "a", {"b": 2}]', [1, "a", {"b": 2}]),
     ('{"k": [true, false]}', {"k": [True, False]}),
-    ("not json", "not json"), ('"quoted"', "quoted"),
+    ("not json", "not json"), ("NaN", "NaN"), ("-Infinity", "-Infinity"), ('"quoted"', "quoted"),
     ("12", "12"),  # a string parameter stays a string even when it looks like a number
 ])
 def test_non_string_values_are_json_or_fall_back_to_a_string(raw: str, value: object) -> None:

@@ -20,13 +20,17 @@ def _piece(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)[1:-1]
 
 
+def _not_json(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")  # Python's json reads NaN / Infinity; clients' parsers do not
+
+
 def json_value(raw: str, is_string: bool) -> str:
     """A parameter's raw value as JSON text: a string parameter's as a string; any other is kept when it is
     valid JSON (as written, stripped), else it is a string."""
     if not is_string:
         text = raw.strip()
         try:
-            json.loads(text)
+            json.loads(text, parse_constant=_not_json)
         except ValueError:
             pass
         else:
