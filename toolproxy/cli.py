@@ -24,7 +24,13 @@ def _serve(argv: list[str]) -> int:
     parser.add_argument("--eval-results", help="a `toolproxy eval --out` folder, for --style auto-best")
     parser.add_argument("--ctx", type=int, help="context size in tokens")
     parser.add_argument("--threads", type=int, help="CPU threads for llama.cpp")
+    parser.add_argument("--cpu-wait", help="embedded: how llama.cpp's idle threads wait between tokens: passive, "
+                        "active, spin or a spin count (default: see README, 'The embedded backend')")
+    parser.add_argument("--adaptive-threads", action=argparse.BooleanOptionalAction, default=None,
+                        help="embedded: use fewer threads while other processes keep cores busy (default: off)")
     parser.add_argument("--chat-template", help="a Jinja chat template file overriding the model's own")
+    parser.add_argument("--reasoning-budget", type=int, help="thinking models under tool_choice required/named: "
+                        "at most this many tokens of thought before the forced call (default 1024)")
     parser.add_argument("--api-key", action="append", dest="api_keys", help="require this API key (repeatable)")
     parser.add_argument("--cors-origin", action="append", dest="cors_origins", help="allow this CORS origin")
     parser.add_argument("--log-content", action="store_true", default=None,

@@ -39,9 +39,13 @@ class Settings(BaseSettings):
     style: str | None = None  # default prompting style; None = detected from the model's chat template (issue 4)
     ctx: int = Field(default=8192, ge=256)
     threads: int | None = Field(default=None, ge=1)
+    cpu_wait: str | None = None  # embedded: how llama.cpp's idle threads wait; None: spin if adaptive_threads, else
+    # passive (toolproxy/backends/_openmp.py)
+    adaptive_threads: bool = False  # embedded: fewer threads while other processes keep cores busy (backends/_cpu.py)
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     chat_template: str | None = None  # path to a Jinja chat template overriding the model's own
     default_max_tokens: int = Field(default=1024, ge=1)
+    reasoning_budget: int = Field(default=1024, ge=0)  # tokens of thought before a forced call (reasoning.py)
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_tools: int = Field(default=256, ge=1)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -82,6 +86,13 @@ class Settings(BaseSettings):
     responses_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)  # ... or this much JSON
     responses_max_age_s: float = Field(default=30 * 24 * 3600, gt=0)  # older ones are gone (OpenAI: 30 days)
     # --- end stored responses ---
+
+    @field_validator("cpu_wait")
+    @classmethod
+    def _check_cpu_wait(cls, value: str | None) -> str | None:
+        from toolproxy.backends._openmp import check
+
+        return None if value is None else check(value)
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod

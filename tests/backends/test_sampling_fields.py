@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -331,3 +332,37 @@ def test_openai_completions_body_passes_the_fields() -> None:
                                                                                   {"7": -100.0}, 2)
     plain = backend.body(GenerationRequest(prompt="hi"))
     assert not {"top_k", "min_p", "repetition_penalty", "logit_bias", "logprobs"} & set(plain)
+
+
+# ------------------------------------------------------------------------------------- a real llama-server
+
+
+@pytest.fixture(scope="module")
+def llama_server(model_path: str) -> Iterator[LlamaServerBackend]:
+    from toolproxy.backends.llama_server import read_facts
+    from toolproxy.backends.spawn import LlamaServerProcess, find_llama_server
+    from toolproxy.errors import BackendUnavailable
+
+    try:
+        find_llama_server()
+    except BackendUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the llama-server tests: {exc.message}")
+        pytest.skip(exc.message)
+    with LlamaServerProcess(model_path, ctx=1024, threads=1, extra_args=["--no-repack"]) as server:
+        yield LlamaServerBackend(server.url, read_facts(server.url))
+
+
+def test_llama_server_honours_the_fields(llama_server: LlamaServerBackend, backend: EmbeddedBackend) -> None:
+    text, logprobs, done = generate(llama_server, prompt=PROMPT, max_tokens=8, logprobs=2)
+    assert len(logprobs) == done.completion_tokens == 8
+    assert b"".join(e.piece for e in logprobs).decode() == text
+    assert all(len(e.top) == 2 and e.token_id >= 0 and e.logprob <= 0.0 for e in logprobs)
+    forced_id = backend._rt.tokenize(" zebra")[0]  # same GGUF, same token ids
+    _, forced, _ = generate(llama_server, prompt=PROMPT, max_tokens=1, logprobs=0,
+                            logit_bias=((forced_id, 100.0),))
+    assert forced[0].token_id == forced_id
+    base, _, _ = generate(llama_server, prompt=CATS, max_tokens=24)
+    assert repeats(base) >= 20
+    penalised, _, _ = generate(llama_server, prompt=CATS, max_tokens=24, frequency_penalty=2.0)
+    assert repeats(penalised) < 5, penalised

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from toolproxy.backends._cpu import ThreadGovernor
 from toolproxy.backends._llama_lib import llama_cpp
 from toolproxy.backends._sampling import Closing
 from toolproxy.backends._vocab_index import VocabIndex
@@ -39,7 +40,8 @@ def cpu_has_amx() -> bool:
 class LlamaRuntime:
     """One loaded model with one context (sequence 0) and the tokens currently held in its KV cache."""
 
-    def __init__(self, model_path: str, *, n_ctx: int, n_threads: int, n_batch: int) -> None:
+    def __init__(self, model_path: str, *, n_ctx: int, n_threads: int, n_batch: int,
+                 adaptive_threads: bool = False) -> None:
         if not os.path.isfile(model_path):
             raise BackendUnavailable(f"model file not found: {model_path}")
         logger = logging.getLogger(_LLAMA_LOGGER)
@@ -79,6 +81,9 @@ class LlamaRuntime:
         self._piece_buf = ctypes.create_string_buffer(256)
         self._index: VocabIndex | None = None
         self._closing: Closing | None = None
+        # adaptive_threads: fewer threads while other processes keep our cores busy (see _cpu.ThreadGovernor)
+        self.governor = ThreadGovernor(n_threads) if adaptive_threads and n_threads > 1 else None
+        self.n_threads = n_threads
 
     # -- vocabulary --------------------------------------------------------------------------------
 
@@ -186,6 +191,11 @@ class LlamaRuntime:
 
     def decode(self, tokens: Sequence[int]) -> None:
         """Append ``tokens`` to the KV cache; afterwards :meth:`logits` are those of the last one."""
+        if self.governor is not None:
+            threads = self.governor.update()
+            if threads != self.n_threads:
+                llama_cpp.llama_set_n_threads(self.ctx, threads, threads)
+                self.n_threads = threads
         arr = (llama_cpp.llama_token * len(tokens))(*tokens)
         batch = llama_cpp.llama_batch_get_one(arr, len(tokens))
         rc = llama_cpp.llama_decode(self.ctx, batch)

@@ -62,9 +62,11 @@ class EmbeddedBackend(Backend):
         model_id: str | None = None,
         chat_template: str | None = None,
         grammar_strategy: GrammarStrategy = "fast",
+        adaptive_threads: bool = False,
     ) -> None:
         threads = n_threads if n_threads is not None else max(1, min(8, os.cpu_count() or 1))
-        self._rt = LlamaRuntime(model_path, n_ctx=n_ctx, n_threads=threads, n_batch=n_batch)
+        self._rt = LlamaRuntime(model_path, n_ctx=n_ctx, n_threads=threads, n_batch=n_batch,
+                                adaptive_threads=adaptive_threads)
         template = chat_template or self._rt.meta("tokenizer.chat_template")
         self._info = ModelInfo(
             id=model_id or Path(model_path).stem,

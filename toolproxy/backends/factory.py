@@ -34,6 +34,10 @@ def backend_from_settings(settings: Settings) -> Backend:
             wait_s=max(settings.upstream_wait, 10.0),
             timeouts=_timeouts(settings),
         )
+    from toolproxy.backends import _openmp
+
+    # before llama.cpp (and libgomp) is loaded; spinning only where the thread count follows the free cores
+    _openmp.configure(settings.cpu_wait or ("spin" if settings.adaptive_threads else None))
     from toolproxy.backends.embedded import EmbeddedBackend
 
     return EmbeddedBackend(
@@ -41,6 +45,7 @@ def backend_from_settings(settings: Settings) -> Backend:
         n_ctx=settings.ctx,
         n_threads=settings.threads,
         model_id=settings.model_id,
+        adaptive_threads=settings.adaptive_threads,
     )
 
 
