@@ -136,14 +136,26 @@ def test_native_prompt_declines_when_it_does_not_apply(shared: Path) -> None:
     assert native_prompt(qwen, "hermes", messages, TOOLS) is not None
 
 
-def test_models_endpoint_reports_the_detected_style(shared: Path) -> None:
+def test_models_endpoint_reports_the_detected_style(shared: Path, tmp_path: Path) -> None:
     import httpx
 
     from tests.servers import running_server
     from toolproxy.app import create_app
 
-    path = str(shared / "chat-templates" / "mistralai-Mistral-Nemo-Instruct-2407.jinja")
-    for settings, style in ((Settings(chat_template=path), "mistral"), (Settings(), "hermes")):
+    templates = shared / "chat-templates"
+    path = str(templates / "mistralai-Mistral-Nemo-Instruct-2407.jinja")
+    plain = tmp_path / "chatml.jinja"  # a ChatML template without tools (SmolLM2's kind)
+    plain.write_text("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+                     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    for settings, style, source, detail in (
+        (Settings(chat_template=path), "mistral", "detected", "Mistral Nemo / Mixtral"),
+        (Settings(), "hermes", "fallback", "the model has no chat template"),
+        (Settings(chat_template=str(plain)), "functionary", "fallback", "no known tool-call syntax"),
+        (Settings(chat_template=path, style="xlam"), "xlam", "configured", None),
+    ):
         app = create_app(settings, backend_factory=lambda _: ScriptedBackend(constant("ok")))
         with running_server(app) as url:
-            assert httpx.get(f"{url}/v1/models").json()["data"][0]["style"] == style
+            card = httpx.get(f"{url}/v1/models").json()["data"][0]
+        assert (card["style"], card["style_source"]) == (style, source)
+        assert card["style_detail"] is None if detail is None else detail in card["style_detail"]
+

@@ -94,7 +94,9 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
     @app.get("/v1/models", dependencies=[Depends(auth)])
     async def models(request: Request) -> ModelList:
         service = _service(request)
-        return ModelList(data=[ModelCard(id=service.model_id, style=service.default_style)])
+        origin = service.style_origin
+        return ModelList(data=[ModelCard(id=service.model_id, style=service.default_style,
+                                         style_source=origin.source, style_detail=origin.detail)])
 
     @app.post("/v1/chat/completions", dependencies=[Depends(auth)], response_model=None)
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:

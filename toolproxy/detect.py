@@ -84,3 +84,23 @@ def native_style(chat_template: str | None) -> str | None:
     own template render the conversation for that style."""
     rule = match(chat_template)
     return rule.style if rule is not None and rule.exact else None
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What detection made of a template, as ``GET /v1/models`` and the start-up log report it."""
+
+    style: str
+    source: str  # "detected" (a family's markers; exact or nearest), or "fallback" (no template / no markers)
+    family: str | None  # the rule's family, or why the fallback was taken
+    exact: bool  # the template writes calls exactly in the style's syntax (it renders the conversation itself)
+
+
+def explain(chat_template: str | None) -> Detection:
+    """:func:`detect_style`, with where the style came from."""
+    rule = match(chat_template)
+    if rule is not None:
+        return Detection(rule.style, "detected", rule.family, rule.exact)
+    if not chat_template:
+        return Detection(NO_TEMPLATE_STYLE, "fallback", "the model has no chat template", False)
+    return Detection(UNKNOWN_STYLE, "fallback", "the chat template writes no known tool-call syntax", False)

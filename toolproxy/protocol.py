@@ -284,6 +284,8 @@ class ModelCard(BaseModel):
     created: int = Field(default_factory=lambda: int(time.time()))
     owned_by: str = "toolproxy"
     style: str | None = None
+    style_source: str | None = None  # configured | measured | detected | fallback
+    style_detail: str | None = None  # the detected family, or why the fallback
 
 
 class ModelList(BaseModel):

@@ -17,7 +17,7 @@ from typing import Any
 from toolproxy.assembler import Assembler, merge
 from toolproxy.backends.base import SAMPLING_FIELDS, Backend, GenerationDone, GenerationRequest, TextPiece
 from toolproxy.backends.base import TokenLogprob as _TokenLogprob
-from toolproxy.detect import detect_style
+from toolproxy.detect import detect_style, explain
 from toolproxy.errors import BackendError, InvalidRequest, UnsupportedSchema
 from toolproxy.grammar import schema_to_gbnf
 from toolproxy.limits import check_chat_request, check_completion_request, check_grammar
@@ -98,6 +98,15 @@ class _Shape:
     triggers: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class StyleOrigin:
+    """Where the default style came from: ``configured`` (``--style``), ``measured`` (``auto-best``),
+    ``detected`` (a family's markers in the chat template) or ``fallback``; ``detail`` names the family or why."""
+
+    source: str
+    detail: str | None
+
+
 class ChatService:
     def __init__(self, backend: Backend, settings: Settings, *, observer: ServiceObserver | None = None) -> None:
         self._backend = backend
@@ -110,6 +119,8 @@ class ChatService:
         # default style is --style, else the one detected from that template (hermes without a template)
         self._own_template = self._template if (settings.chat_template or self._info.chat_template) else None
         self._style = self._choose_style(settings)
+        log.info("default style %r (%s%s)", self._style, self.style_origin.source,
+                 f": {self.style_origin.detail}" if self.style_origin.detail else "")
 
     # ------------------------------------------------------------------ public API
 
@@ -119,16 +130,23 @@ class ChatService:
 
     def _choose_style(self, settings: Settings) -> str:
         """``--style NAME``; ``auto-best``: the best style measured by ``toolproxy eval`` for this model
-        (``--eval-results DIR``); none: detected from the model's chat template."""
+        (``--eval-results DIR``); none: detected from the model's chat template. Sets :attr:`style_origin`."""
+        detection = explain(self._own_template)
+        self.style_origin = StyleOrigin(detection.source, detection.family)
         if settings.style != "auto-best":
-            return settings.style or detect_style(self._own_template)
+            if settings.style:
+                self.style_origin = StyleOrigin("configured", None)
+                return settings.style
+            return detection.style
         if not settings.eval_results:
             raise InvalidRequest("--style auto-best needs --eval-results DIR (the output of `toolproxy eval`)",
                                  param="style")
         from toolproxy.evaluation.best import NoResults, best_style
 
         try:
-            return best_style(settings.eval_results, model_id=self._info.id)
+            best = best_style(settings.eval_results, model_id=self._info.id)
+            self.style_origin = StyleOrigin("measured", f"toolproxy eval results in {settings.eval_results}")
+            return best
         except NoResults:
             fallback = detect_style(self._own_template)
             log.warning("no eval results for model %r in %s; using the detected style %r", self._info.id,
