@@ -90,3 +90,21 @@ def test_reasoning_content_and_call(shared: Path, template: str, output: str) ->
     calls = message.tool_calls or []
     assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [("get_weather", {"city": "Paris"})]
     assert answer.choices[0].finish_reason == "tool_calls"
+
+
+def test_bounded_thoughts_then_the_call(oracle: Oracle) -> None:
+    """Under required/named the thoughts are at most ``budget`` characters without "<": a "<" can only close
+    the block, then the call is forced (issue 15)."""
+    from toolproxy.reasoning import think_budget
+
+    base = get_style("hermes").grammar([WEATHER], CallPolicy("required"))
+    assert base is not None
+    open_ = with_thinking(base, "open", 8)
+    assert oracle.accepts(open_, f"12345678</think>\n{CALL}")
+    assert oracle.accepts(open_, f"</think>{CALL}")
+    assert not oracle.accepts(open_, f"123456789</think>{CALL}")  # over the budget
+    assert not oracle.accepts(open_, f"a <tool_call></think>{CALL}")  # no call inside the thoughts
+    assert not oracle.accepts(open_, "12345678</think>")  # the call must follow
+    assert oracle.accepts(with_thinking(base, "open", 0), f"</think>{CALL}")
+    assert with_thinking(base, "optional", 0) == base  # no room: the call at once
+    assert think_budget(1024, 96) == 32 and think_budget(1024, 40) == 0 and think_budget(10, 4096) == 10

@@ -138,6 +138,10 @@ class ChatCompletionRequest(_Checked):
     prediction: dict[str, Any] | None = None
     # toolproxy extension: per-request prompting style
     style: str | None = None
+    # thinking before a forced call (tool_choice required/named): a budget in tokens (toolproxy/reasoning.py);
+    # reasoning_effort (OpenAI's) maps to one, reasoning_budget (toolproxy's) sets it
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    reasoning_budget: int | None = Field(default=None, ge=0)
     # vLLM's extension: the answer continues the last (assistant) message instead of starting a new one
     continue_final_message: bool | None = None
 

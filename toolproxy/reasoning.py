@@ -11,6 +11,14 @@ grammar must allow depends on the chat template:
   is left alone.
 
 :func:`with_thinking` wraps a style's grammar (its ``root`` becomes ``answer``) without touching the style.
+
+Under ``tool_choice`` required or a named tool the call must come within ``max_tokens`` (issue 15), so the
+thoughts are *bounded* (:func:`think_budget`): at most ``n`` characters of printable ASCII and whitespace without
+``<`` (one character is at least one token's worth of output, so ``n`` characters cost at most ``n`` tokens), then
+the grammar forces ``</think>`` and the call. A ``<`` in the thoughts can only begin ``</think>``: a model that
+starts writing its call inside the thinking closes the block by doing so, and only the call after the block
+counts (nothing inside the block is ever parsed as a call). Pure GBNF: the embedded backend and llama-server
+alike.
 """
 
 from __future__ import annotations
@@ -24,6 +32,12 @@ from toolproxy.styles.grammar_kit import text_excluding
 OPEN = "<think>"
 CLOSE = "</think>"
 ThinkMode = Literal["open", "optional"]
+
+# budget (tokens) for OpenAI's reasoning_effort; "minimal"/"none" think not at all
+EFFORT_BUDGETS = {"none": 0, "minimal": 0, "low": 256, "medium": 1024, "high": 2000}
+MAX_BUDGET = 2000  # llama.cpp's largest exact repetition count
+CALL_RESERVE = 64  # tokens kept for the closing tag and the call itself
+_BOUNDED_CHAR = "[\\t\\n -;=-~]"  # printable ASCII and whitespace, no "<"
 
 _RULE = re.compile(r"^([a-zA-Z0-9-]+) ::= ", re.MULTILINE)
 
@@ -44,20 +58,32 @@ def scan_prefix(mode: ThinkMode | None) -> str:
     return OPEN if mode == "open" else ""
 
 
-def with_thinking(grammar: str, mode: ThinkMode) -> str:
-    """``grammar`` preceded by a think block (required when ``open``: its opener is in the prompt already).
+def think_budget(budget: int, max_tokens: int) -> int:
+    """Characters of thought allowed so that the thoughts, the closing tag and the call fit ``max_tokens``."""
+    return max(0, min(budget, MAX_BUDGET, max_tokens - CALL_RESERVE))
+
+
+def with_thinking(grammar: str, mode: ThinkMode, budget: int | None = None) -> str:
+    """``grammar`` preceded by a think block (required when ``open``: its opener is in the prompt already);
+    ``budget``: at most that many characters of thought (module docstring), ``None`` unbounded.
     The grammar is returned unchanged when its rules cannot be renamed safely."""
     names = _RULE.findall(grammar)
     rest = grammar.split("::=", 1)[-1]  # every rule body, the root's included
     if not names or names[0] != "root" or re.search(r"(?<![a-zA-Z0-9-])root(?![a-zA-Z0-9-])", rest):
         return grammar
     b = GrammarBuilder()
-    thoughts = text_excluding(b, "think-text", [CLOSE])
-    extra = b.build(f'{thoughts} "{CLOSE}" [ \\t\\n]*', root="think-block")
+    if budget is None:
+        thoughts = text_excluding(b, "think-text", [CLOSE])
+    elif budget == 0 and mode == "optional":
+        return grammar  # no room to think: the call at once
+    else:
+        thoughts = b.add_rule("think-text", f"{_BOUNDED_CHAR}{{0,{budget}}}" if budget else '""')
+    space = "[ \\t\\n]*" if budget is None else "[ \\t\\n]{0,4}"  # bounded: no endless blank lines
+    extra = b.build(f'{thoughts} "{CLOSE}" {space}', root="think-block")
     extra_names = set(_RULE.findall(extra))
     if extra_names & set(names) or "answer" in names:
         return grammar
     answer = grammar.replace("root ::= ", "answer ::= ", 1)
-    block = f'"{OPEN}" [ \\t\\n]* think-block' if mode == "optional" else "think-block"
+    block = f'"{OPEN}" {space} think-block' if mode == "optional" else "think-block"
     head = f"root ::= ( {block} )? answer" if mode == "optional" else f"root ::= {block} answer"
     return f"{head}\n{answer}{extra}"

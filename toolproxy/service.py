@@ -43,7 +43,7 @@ from toolproxy.protocol import (
     TopLogprob,
     Usage,
 )
-from toolproxy.reasoning import scan_prefix, think_mode, with_thinking
+from toolproxy.reasoning import EFFORT_BUDGETS, scan_prefix, think_budget, think_mode, with_thinking
 from toolproxy.settings import Settings
 from toolproxy.styles import get_style
 from toolproxy.styles.base import CallPolicy, Style, ToolSpec
@@ -358,9 +358,22 @@ class ChatService:
         prompt = (native if native is not None else self._render(shape.messages) + shape.prefix) + continuation
         thinking = think_mode(prompt, self._own_template) if not shape.prefix and not shape.triggers else None
         if thinking is not None:
-            shape.grammar = with_thinking(shape.grammar, thinking) if shape.grammar is not None else None
+            budget = self._think_budget(request) if policy.mode == "required" and tools else None
+            shape.grammar = with_thinking(shape.grammar, thinking, budget) if shape.grammar is not None else None
             shape.prefix = scan_prefix(thinking)
         return prompt
+
+    def _think_budget(self, request: ChatCompletionRequest) -> int:
+        """Under required/named: thoughts bounded so the call fits ``max_tokens`` (toolproxy/reasoning.py);
+        ``reasoning_budget`` (tokens) wins over ``reasoning_effort``, then the server's setting."""
+        if request.reasoning_budget is not None:
+            budget = request.reasoning_budget
+        elif request.reasoning_effort is not None:
+            budget = EFFORT_BUDGETS[request.reasoning_effort]
+        else:
+            budget = self._settings.reasoning_budget
+        max_tokens = request.max_completion_tokens or request.max_tokens or self._settings.default_max_tokens
+        return think_budget(budget, max_tokens)
 
     def _render(self, messages: list[dict[str, str]]) -> str:
         return render_chat(
