@@ -73,7 +73,8 @@ def test_unsafe_grammar_is_left_alone() -> None:
     ("template", "output"),
     [
         ("Qwen-Qwen3-0.6B", f"<think>\nThe user asks for Paris.\n</think>\n\n{CALL}"),  # optional
-        ("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", f"The user asks for Paris.\n</think>\n{CALL}"),  # opened
+        ("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "The user asks for Paris.\n</think>\n<tool_call>\n"  # opened;
+         "<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n</tool_call>"),  # own XML
     ],
 )
 def test_reasoning_content_and_call(shared: Path, template: str, output: str) -> None:
