@@ -42,6 +42,8 @@ STYLES: dict[str, str] = {
     "seed_oss": "toolproxy.styles.xml_params:SeedOss",
     "glm": "toolproxy.styles.xml_params:Glm",
     "minimax_m2": "toolproxy.styles.xml_params:MiniMaxM2",
+    "dsml": "toolproxy.styles.xml_params:Dsml",
+    "dsml_v4": "toolproxy.styles.xml_params:DsmlV4",
 }
 
 

@@ -69,7 +69,12 @@ class XmlParams(Style):
     CALL_CLOSE: ClassVar[str] = ""
     TRIM_NEWLINE: ClassVar[bool] = False
     NL: ClassVar[str] = "\n"
+    LOOSE_NL: ClassVar[bool] = False  # the grammar admits the layout newlines or none (GLM 4.6 vs 4.7)
     PER_CALL: ClassVar[bool] = True
+    STRING_ATTR: ClassVar[tuple[str, str]] = ("", "")
+    """Written after a parameter's key for a string value / any other value (DSML's ``string="true"``); the
+    scanner ignores what stands between ``KEY_CLOSE`` and ``VALUE_OPEN``."""
+    VALUE_GAP: ClassVar[bool] = True  # the layout newline between the key's end and ``VALUE_OPEN`` (GLM)
     THINK: ClassVar[tuple[str, str] | None] = ("<think>", "</think>")
     TOOL_RESULT: ClassVar[str] = "<tool_response>\n{content}\n</tool_response>"
 
@@ -83,7 +88,8 @@ class XmlParams(Style):
         nl = self.NL
         args = call.arguments if isinstance(call.arguments, dict) else {}
         params = "".join(
-            f"{self.PARAM_OPEN}{k}{self.KEY_CLOSE}{nl if self.VALUE_OPEN else ''}{self.VALUE_OPEN}"
+            f"{self.PARAM_OPEN}{k}{self.KEY_CLOSE}{self.STRING_ATTR[0 if isinstance(v, str) else 1]}"
+            f"{nl if self.VALUE_OPEN and self.VALUE_GAP else ''}{self.VALUE_OPEN}"
             f"{self._value_text(v)}{self.VALUE_CLOSE}{nl}"
             for k, v in args.items()
         )
@@ -116,10 +122,16 @@ class XmlParams(Style):
 
     # ------------------------------------------------------------------ grammar
 
+    def _nl(self) -> str:
+        if not self.NL:
+            return ""
+        return f"{gbnf_literal(self.NL)}?" if self.LOOSE_NL else gbnf_literal(self.NL)
+
     def _param(self, b: GrammarBuilder, raw: str, tool: ToolSpec, key: str | None, schema: Any) -> str:
-        nl = gbnf_literal(self.NL) if self.NL else ""
+        nl = self._nl()
         name = gbnf_literal(key) if key is not None else text_key(b, self.KEY_CLOSE)
-        if key is None or _is_string_schema(schema):
+        is_string = key is None or _is_string_schema(schema)
+        if is_string:
             enum = schema.get("enum") if isinstance(schema, dict) else None
             if isinstance(enum, list) and enum and all(isinstance(e, str) for e in enum):
                 value = "( " + " | ".join(gbnf_literal(e) for e in enum) + " )"
@@ -128,8 +140,9 @@ class XmlParams(Style):
         else:
             value = b.add_schema(schema if isinstance(schema, dict | bool) else {}, f"{tool.name}-{key}")
         trim = gbnf_literal("\n") if self.TRIM_NEWLINE else ""
-        gap = nl if self.VALUE_OPEN else ""
-        return (f"{gbnf_literal(self.PARAM_OPEN)} {name} {gbnf_literal(self.KEY_CLOSE)} {gap} "
+        gap = nl if self.VALUE_OPEN and self.VALUE_GAP else ""
+        attr = self.STRING_ATTR[0 if is_string else 1]
+        return (f"{gbnf_literal(self.PARAM_OPEN)} {name} {gbnf_literal(self.KEY_CLOSE + attr)} {gap} "
                 f"{gbnf_literal(self.VALUE_OPEN) if self.VALUE_OPEN else ''} {trim} {value} {trim} "
                 f"{gbnf_literal(self.VALUE_CLOSE)} {nl}")
 
@@ -142,7 +155,7 @@ class XmlParams(Style):
             parts = [self._param(b, raw, tool, k, props[k]) for k in required]
             parts += [f"( {self._param(b, raw, tool, k, s)} )?" for k, s in props.items() if k not in required]
             params = " ".join(parts)
-        nl = gbnf_literal(self.NL) if self.NL else ""
+        nl = self._nl()
         head = (f"{gbnf_literal(self.NAME_OPEN + tool.name + self.NAME_CLOSE)} {nl}" if self.NAME_OPEN
                 else f"{gbnf_literal(tool.name)} {nl}")
         close = f"{gbnf_literal(self.CALL_CLOSE)} {nl}" if self.CALL_CLOSE else ""
@@ -151,7 +164,7 @@ class XmlParams(Style):
     def _calls(self, b: GrammarBuilder, tools: list[ToolSpec], parallel: bool) -> str:
         raw = text_excluding(b, "xml-raw", [self.VALUE_CLOSE])  # one rule for every raw string value
         call = b.add_rule("call", " | ".join(self._call(b, raw, t) for t in tools))
-        nl = gbnf_literal(self.NL) if self.NL else ""
+        nl = self._nl()
         lead = nl if self.NAME_OPEN else ""
         if self.PER_CALL:
             one = b.add_rule("call-region", f"{gbnf_literal(self.REGION_OPEN)} {lead} {call} "
@@ -221,6 +234,7 @@ class Glm(XmlParams):
     KEY_CLOSE = "</arg_key>"
     VALUE_OPEN = "<arg_value>"
     VALUE_CLOSE = "</arg_value>"
+    LOOSE_NL = True
 
 
 class MiniMaxM2(XmlParams):
@@ -235,3 +249,31 @@ class MiniMaxM2(XmlParams):
     VALUE_CLOSE = "</parameter>"
     CALL_CLOSE = "</invoke>"
     PER_CALL = False
+
+
+DSML = "\uff5cDSML\uff5c"  # the full-width bars DeepSeek writes
+
+
+class Dsml(MiniMaxM2):
+    """DeepSeek V3.2's DSML (``DSML`` between full-width bars): ``<DSML invoke name="NAME">`` with
+    ``<DSML parameter name="k" string="true">v`` (``string="false"``: the value is JSON)."""
+
+    name: ClassVar[str] = "dsml"
+    description: ClassVar[str] = f'<{DSML}function_calls><{DSML}invoke name="NAME">... (DeepSeek V3.2)'
+    REGION_OPEN = f"<{DSML}function_calls>"
+    REGION_CLOSE = f"</{DSML}function_calls>"
+    NAME_OPEN = f'<{DSML}invoke name="'
+    PARAM_OPEN = f'<{DSML}parameter name="'
+    KEY_CLOSE = '"'
+    VALUE_OPEN = ">"
+    VALUE_CLOSE = f"</{DSML}parameter>"
+    CALL_CLOSE = f"</{DSML}invoke>"
+    STRING_ATTR = (' string="true"', ' string="false"')
+    VALUE_GAP = False
+
+
+class DsmlV4(Dsml):
+    name: ClassVar[str] = "dsml_v4"
+    description: ClassVar[str] = f'<{DSML}tool_calls><{DSML}invoke name="NAME">... (DeepSeek V4)'
+    REGION_OPEN = f"<{DSML}tool_calls>"
+    REGION_CLOSE = f"</{DSML}tool_calls>"
