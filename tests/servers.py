@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +13,22 @@ from fastapi import FastAPI
 
 from toolproxy.child_process import free_port
 
-__all__ = ["free_port", "running_server"]
+__all__ = ["free_port", "require_llama_server", "running_server"]
+
+
+def require_llama_server() -> None:
+    """Skip the calling test without a llama-server binary, except in CI, where it must be there (fail)."""
+    import pytest
+
+    from toolproxy.backends.spawn import find_llama_server
+    from toolproxy.errors import BackendUnavailable
+
+    try:
+        find_llama_server()
+    except BackendUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the llama-server tests: {exc.message}")
+        pytest.skip(exc.message)
 
 
 @contextmanager

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -339,16 +338,11 @@ def test_openai_completions_body_passes_the_fields() -> None:
 
 @pytest.fixture(scope="module")
 def llama_server(model_path: str) -> Iterator[LlamaServerBackend]:
+    from tests.servers import require_llama_server
     from toolproxy.backends.llama_server import read_facts
-    from toolproxy.backends.spawn import LlamaServerProcess, find_llama_server
-    from toolproxy.errors import BackendUnavailable
+    from toolproxy.backends.spawn import LlamaServerProcess
 
-    try:
-        find_llama_server()
-    except BackendUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the llama-server tests: {exc.message}")
-        pytest.skip(exc.message)
+    require_llama_server()
     with LlamaServerProcess(model_path, ctx=1024, threads=1, extra_args=["--no-repack"]) as server:
         yield LlamaServerBackend(server.url, read_facts(server.url))
 

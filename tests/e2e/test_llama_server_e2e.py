@@ -15,12 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers import running_server
+from tests.servers import require_llama_server, running_server
 from toolproxy.app import create_app
 from toolproxy.backends.base import GenerationDone, GenerationRequest, TextPiece
 from toolproxy.backends.llama_server import LlamaServerBackend, read_facts
-from toolproxy.backends.spawn import LlamaServerProcess, find_llama_server
-from toolproxy.errors import BackendUnavailable
+from toolproxy.backends.spawn import LlamaServerProcess
 from toolproxy.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -42,12 +41,7 @@ QUESTION = [{"role": "user", "content": "What is the weather in Paris and the ti
 
 @pytest.fixture(scope="session")
 def llama_server(model_path: str) -> Iterator[LlamaServerProcess]:
-    try:
-        find_llama_server()
-    except BackendUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the llama-server suite: {exc.message}")
-        pytest.skip(exc.message)
+    require_llama_server()
     with LlamaServerProcess(model_path, ctx=4096, threads=1, extra_args=["--parallel", "2", "--no-repack"]) as server:
         yield server
 

@@ -32,13 +32,13 @@ from typing import ClassVar
 from toolproxy.grammar import GrammarBuilder, gbnf_literal
 from toolproxy.parsing.format import CallKeys, JsonBody, NamedCallBody, OutputFormat, PathPattern, Region
 from toolproxy.protocol import ChatMessage
-from toolproxy.styles.base import CallPolicy, Style, ToolSpec
-from toolproxy.styles.common import Call, Message, dumps, tool_dicts
+from toolproxy.styles.base import CallPolicy, ToolSpec
+from toolproxy.styles.common import Call, dumps
 from toolproxy.styles.grammar_kit import args_rule, text_excluding
-from toolproxy.styles.prompting import compose
+from toolproxy.styles.prompting import ComposedStyle
 
 
-class MarkedJson(Style):
+class MarkedJson(ComposedStyle):
     """``TEXT_OPEN text TEXT_CLOSE`` or ``OPEN call SEP call ... CLOSE``; a call is a JSON object with the
     tool name under ``NAME_KEY`` and the arguments under ``ARGS_KEY`` (``ID_KEY`` first when set: its value is
     the call's index as a string, as Command R writes it). ``MARKER``/``END`` are what the scanner looks for
@@ -74,20 +74,6 @@ class MarkedJson(Style):
     def _assistant(self, text: str, calls: list[Call], _: ChatMessage) -> str:
         said = f"{self.TEXT_OPEN}{text}{self.TEXT_CLOSE}" if text or not calls else ""
         return said + (self.calls_text(calls) if calls else "")
-
-    def _tool(self, name: str, content: str) -> str:
-        return self.TOOL_RESULT.format(name=name, content=content)
-
-    def announce(self, tools: list[ToolSpec]) -> str:
-        listed = "\n".join(dumps(t) for t in tool_dicts(tools))
-        example = self.calls_text([Call("tool_name", {"parameter": "value"})])
-        return (
-            f"You can call these tools:\n{listed}\n"
-            f"To call a tool, write {example}. To answer without a tool, just write the answer."
-        )
-
-    def prepare_messages(self, messages: list[ChatMessage], tools: list[ToolSpec], policy: CallPolicy) -> list[Message]:
-        return compose(messages, tools, policy, announce=self.announce, assistant=self._assistant, tool=self._tool)
 
     # ------------------------------------------------------------------ grammar
 

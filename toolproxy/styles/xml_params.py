@@ -30,10 +30,10 @@ from typing import Any, ClassVar
 from toolproxy.grammar import GrammarBuilder, gbnf_literal
 from toolproxy.parsing.format import OutputFormat, Region, XmlParamsBody
 from toolproxy.protocol import ChatMessage
-from toolproxy.styles.base import CallPolicy, Style, ToolSpec
-from toolproxy.styles.common import Call, Message, dumps, tool_dicts
+from toolproxy.styles.base import CallPolicy, ToolSpec
+from toolproxy.styles.common import Call, dumps
 from toolproxy.styles.grammar_kit import text_excluding
-from toolproxy.styles.prompting import compose
+from toolproxy.styles.prompting import ComposedStyle
 
 
 def _is_string_schema(schema: Any) -> bool:
@@ -53,7 +53,7 @@ def _properties(tool: ToolSpec) -> dict[str, Any] | None:
     return props if isinstance(props, dict) else None
 
 
-class XmlParams(Style):
+class XmlParams(ComposedStyle):
     """Data: the region's markers, how a call and its parameters are written (see
     :class:`~toolproxy.parsing.format.XmlParamsBody`); ``NL`` is the layout between elements, ``PER_CALL``:
     one region per call (else all calls in one region)."""
@@ -105,20 +105,6 @@ class XmlParams(Style):
 
     def _assistant(self, text: str, calls: list[Call], _: ChatMessage) -> str:
         return "\n".join(part for part in (text, self.calls_text(calls) if calls else "") if part)
-
-    def _tool(self, name: str, content: str) -> str:
-        return self.TOOL_RESULT.format(name=name, content=content)
-
-    def announce(self, tools: list[ToolSpec]) -> str:
-        listed = "\n".join(dumps(t) for t in tool_dicts(tools))
-        example = self.calls_text([Call("tool_name", {"parameter": "value"})])
-        return (
-            f"You can call these tools:\n{listed}\n"
-            f"To call a tool, write {example}. To answer without a tool, just write the answer."
-        )
-
-    def prepare_messages(self, messages: list[ChatMessage], tools: list[ToolSpec], policy: CallPolicy) -> list[Message]:
-        return compose(messages, tools, policy, announce=self.announce, assistant=self._assistant, tool=self._tool)
 
     # ------------------------------------------------------------------ grammar
 
