@@ -30,6 +30,11 @@ class Capture(logging.Handler):
         self.records.append(record)
         self.lines.append(self.format(record))
 
+    def clear(self) -> None:
+        """Forget what was logged so far (the server's start-up lines carry no request id)."""
+        self.records.clear()
+        self.lines.clear()
+
 
 @pytest.fixture
 def capture() -> Iterator[Capture]:
@@ -62,7 +67,7 @@ def _noisy_requests(url: str, proxy_script: list[Script], request_id: str | None
 def test_request_id_is_echoed_and_in_every_log_line(capture: Capture) -> None:
     with start_proxy() as proxy:
         proxy.script = Script(text=f'<tool_call>{{"nam {SECRET}</tool_call>', chunk_size=4)
-        capture.records.clear()
+        capture.clear()
         responses = _noisy_requests(proxy.url, [], request_id="client-id-42")
         proxy.script = Script(text=f"partial {SECRET} answer", chunk_size=2, fail_after=2)
         failed = httpx.post(f"{proxy.url}/v1/chat/completions", headers={"X-Request-ID": "client-id-43"},
