@@ -28,6 +28,8 @@ def _serve(argv: list[str]) -> int:
                         "active, spin or a spin count (default: see README, 'The embedded backend')")
     parser.add_argument("--adaptive-threads", action=argparse.BooleanOptionalAction, default=None,
                         help="embedded: use fewer threads while other processes keep cores busy (default: off)")
+    parser.add_argument("--jump-forward", action=argparse.BooleanOptionalAction, default=None,
+                        help="embedded: decode the tokens a grammar forces in one batch (default: on)")
     parser.add_argument("--chat-template", help="a Jinja chat template file overriding the model's own")
     parser.add_argument("--reasoning-budget", type=int, help="thinking models under tool_choice required/named: "
                         "at most this many tokens of thought before the forced call (default 1024)")

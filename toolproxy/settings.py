@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     cpu_wait: str | None = None  # embedded: how llama.cpp's idle threads wait; None: spin if adaptive_threads, else
     # passive (toolproxy/backends/_openmp.py)
     adaptive_threads: bool = False  # embedded: fewer threads while other processes keep cores busy (backends/_cpu.py)
+    jump_forward: bool = True  # embedded: decode the tokens a grammar forces in one batch (backends/_jump.py)
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     chat_template: str | None = None  # path to a Jinja chat template overriding the model's own
     default_max_tokens: int = Field(default=1024, ge=1)

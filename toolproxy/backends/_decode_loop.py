@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from toolproxy.backends._grammar import GrammarGate
+from toolproxy.backends._jump import forced_tokens
 from toolproxy.backends._llama import LlamaRuntime
 from toolproxy.backends._logits import LogitAdjuster, token_logprob
 from toolproxy.backends._sampling import SamplingStats, TokenPicker
@@ -27,6 +28,7 @@ class Job:
     limit: int  # most tokens to generate
     gate: GrammarGate | None
     reference_grammar: bool = False
+    jump_forward: bool = True  # decode the tokens the grammar forces in one batch (see _jump)
     cancelled: threading.Event = field(default_factory=threading.Event)
     shut_down: bool = False  # cancelled because the backend is closing
     stats: SamplingStats | None = None
@@ -97,9 +99,40 @@ def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
     if gate is not None and lazy.active:
         picker.gate = gate
     scanner = StopScanner(req.stop)
+    # Forced tokens have no distribution of their own: with logprobs wanted every token is chosen.
+    probe = rt.byte_probe() if gate is not None and job.jump_forward and not logprobs.wanted else None
     finish: str = "length"
     n_gen = 0
-    while n_gen < job.limit and not job.cancelled.is_set():
+    batch: list[int] = []  # the tokens chosen or forced since the last decode
+    while not job.cancelled.is_set():
+        if probe is not None and picker.gate is not None:  # jump-forward: what the grammar alone decides
+            t1 = time.perf_counter()
+            room = min(job.limit - n_gen, rt.n_ctx - len(rt.cached) - len(batch), rt.n_batch - len(batch))
+            for forced, forced_piece in forced_tokens(rt, picker.gate, probe, room):
+                if not picker.gate.allows(forced):
+                    break
+                picker.gate.accept(forced, forced_piece)
+                adjuster.accept(forced)
+                batch.append(forced)
+                n_gen += 1
+                picker.stats.forced += 1
+                text = scanner.feed(forced_piece)
+                if text:
+                    emit(TextPiece(text))
+                if scanner.stopped:
+                    break
+            picker.stats.seconds += time.perf_counter() - t1
+            if scanner.stopped:
+                finish = "stop"
+                break
+        if n_gen >= job.limit or len(rt.cached) >= rt.n_ctx:
+            break
+        if batch:
+            picker.stats.decodes += 1
+            rt.decode(batch)
+            batch = []
+            if job.cancelled.is_set():
+                break
         t0 = time.perf_counter()
         logits = adjuster.apply(rt.logits())
         tok = picker.pick(logits)
@@ -130,9 +163,7 @@ def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
         if scanner.stopped:
             finish = "stop"
             break
-        if n_gen >= job.limit or len(rt.cached) >= rt.n_ctx:
-            break
-        rt.decode((tok,))
+        batch.append(tok)
     if job.cancelled.is_set():
         return
     tail = scanner.flush()

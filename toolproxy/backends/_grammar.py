@@ -89,6 +89,53 @@ class GrammarGate:
         masked[ok] = logits[ok]
         return masked, True
 
+    def forced_bytes(self, probe: Sequence[int], probe_bytes: Sequence[int], n_eog: int, limit: int) -> bytes:
+        """The bytes every continuation the grammar admits starts with (at most ``limit``; ASCII only).
+
+        ``probe``: one single-byte token per byte value (``probe_bytes``, every byte a UTF-8 text can start
+        with) followed by ``n_eog`` end-of-generation tokens. A step is forced when exactly one byte is
+        allowed and the grammar cannot end there; the walk goes on over a clone of the grammar, which is
+        freed before returning (this gate does not move).
+        """
+        if not self._prefix_closed or self._utf8_pending or limit <= 0:
+            return b""
+        tokens = np.asarray(probe, dtype=np.int32)
+        n = len(tokens)
+        arr = np.zeros(n, dtype=TOKEN_DATA)
+        n_bytes = n - n_eog
+
+        def single(sampler: Any) -> int | None:
+            arr["id"] = tokens
+            arr["logit"] = 0.0
+            cur = llama_cpp.llama_token_data_array(
+                data=ctypes.cast(arr.ctypes.data, llama_cpp.llama_token_data_p), size=n, selected=-1, sorted=False
+            )
+            llama_cpp.llama_sampler_apply(sampler, ctypes.byref(cur))
+            ok = np.isfinite(arr["logit"])
+            if ok[n_bytes:].any():  # the grammar may end here: nothing is forced
+                return None
+            hits = np.flatnonzero(ok[:n_bytes])
+            return int(hits[0]) if hits.size == 1 and probe_bytes[int(hits[0])] < 0x80 else None
+
+        first = single(self._sampler)
+        if first is None:
+            return b""
+        out = bytearray((probe_bytes[first],))
+        clone = llama_cpp.llama_sampler_clone(self._sampler)
+        if not clone:
+            return b""
+        try:
+            llama_cpp.llama_sampler_accept(clone, int(tokens[first]))
+            while len(out) < limit:
+                nxt = single(clone)
+                if nxt is None:
+                    break
+                llama_cpp.llama_sampler_accept(clone, int(tokens[nxt]))
+                out.append(probe_bytes[nxt])
+        finally:
+            llama_cpp.llama_sampler_free(clone)
+        return bytes(out)
+
     def accept(self, token: int, piece: bytes) -> None:
         """Advance the grammar past ``token`` (text ``piece``), which must be allowed (checked again: an
         unchecked token could abort the process)."""

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from toolproxy.backends._cpu import ThreadGovernor
+from toolproxy.backends._jump import ByteProbe
 from toolproxy.backends._llama_lib import llama_cpp
 from toolproxy.backends._sampling import Closing
 from toolproxy.backends._vocab_index import VocabIndex
@@ -81,6 +82,7 @@ class LlamaRuntime:
         self._piece_buf = ctypes.create_string_buffer(256)
         self._index: VocabIndex | None = None
         self._closing: Closing | None = None
+        self._probe: ByteProbe | None = None
         # adaptive_threads: fewer threads while other processes keep our cores busy (see _cpu.ThreadGovernor)
         self.governor = ThreadGovernor(n_threads) if adaptive_threads and n_threads > 1 else None
         self.n_threads = n_threads
@@ -142,11 +144,19 @@ class LlamaRuntime:
         assert self._closing is not None
         return self._closing
 
+    def byte_probe(self) -> ByteProbe | None:
+        """The single-byte tokens jump-forward probes the grammar with (None: this vocabulary lacks some)."""
+        if self._index is None:
+            self._vocab_tables()
+        return self._probe
+
     def _vocab_tables(self) -> None:
-        """Both tables from one pass over every token's bytes (the pieces themselves are not kept)."""
+        """The tables from one pass over every token's bytes (the pieces themselves are not kept)."""
         pieces = [self.piece(t) for t in range(self.n_vocab)]
-        self._index = VocabIndex(pieces, [t for t in range(self.n_vocab) if self.is_eog(t)])
+        eog = [t for t in range(self.n_vocab) if self.is_eog(t)]
+        self._index = VocabIndex(pieces, eog)
         self._closing = Closing.from_pieces(pieces)
+        self._probe = ByteProbe.from_pieces(pieces, eog)
 
     def is_eog(self, token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))

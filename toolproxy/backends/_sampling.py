@@ -80,6 +80,8 @@ class SamplingStats:
     index: int = 0  # found through the vocabulary prefix index (a few hundred grammar checks)
     full: int = 0  # needed the whole-vocabulary pass
     closed: int = 0  # a refused separator closed the container instead (see Closing)
+    forced: int = 0  # tokens the grammar forced, decoded without being chosen (jump-forward)
+    decodes: int = 0  # llama_decode calls while generating (the prompt's not counted)
     seconds: float = 0.0  # wall time spent choosing tokens and advancing the grammar (not decoding)
 
 

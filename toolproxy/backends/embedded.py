@@ -8,7 +8,8 @@
 - Prompt cache: the tokens of the previous prompt (and its output) stay in the KV cache; a new prompt only
   evaluates what follows the shared prefix.
 - Grammar: see :mod:`toolproxy.backends._sampling` — the grammar is asked only about the tokens the model
-  wants, which keeps constrained decoding close to free decoding speed.
+  wants, which keeps constrained decoding close to free decoding speed; where the grammar admits one
+  continuation only, its tokens are decoded in one batch (:mod:`toolproxy.backends._jump`, ``jump_forward``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class EmbeddedBackend(Backend):
         chat_template: str | None = None,
         grammar_strategy: GrammarStrategy = "fast",
         adaptive_threads: bool = False,
+        jump_forward: bool = True,
     ) -> None:
         threads = n_threads if n_threads is not None else max(1, min(8, os.cpu_count() or 1))
         self._rt = LlamaRuntime(model_path, n_ctx=n_ctx, n_threads=threads, n_batch=n_batch,
@@ -77,6 +79,7 @@ class EmbeddedBackend(Backend):
             extra={"architecture": self._rt.meta("general.architecture") or ""},
         )
         self._grammar_strategy = grammar_strategy
+        self._jump_forward = jump_forward
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toolproxy-llama")
         # The grammar fast path's vocabulary index takes about a second to build: do it first thing on the
         # worker, so the first grammar request does not pay for it (and nobody blocks the event loop).
@@ -125,7 +128,8 @@ class EmbeddedBackend(Backend):
         gate = None
         if request.grammar:  # parsed now: a bad grammar fails before the request is queued
             gate = GrammarGate(self._rt.vocab, self._rt.n_vocab, request.grammar)
-        return Job(request, tokens, limit, gate, reference_grammar=self._grammar_strategy == "full")
+        return Job(request, tokens, limit, gate, reference_grammar=self._grammar_strategy == "full",
+                   jump_forward=self._jump_forward)
 
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         job = self._prepare(request)

@@ -46,6 +46,7 @@ def backend_from_settings(settings: Settings) -> Backend:
         n_threads=settings.threads,
         model_id=settings.model_id,
         adaptive_threads=settings.adaptive_threads,
+        jump_forward=settings.jump_forward,
     )
 
 
