@@ -30,6 +30,9 @@ def _serve(argv: list[str]) -> int:
                         help="embedded: use fewer threads while other processes keep cores busy (default: off)")
     parser.add_argument("--jump-forward", action=argparse.BooleanOptionalAction, default=None,
                         help="embedded: decode the tokens a grammar forces in one batch (default: on)")
+    parser.add_argument("--json-layout", choices=["style", "free", "dumps"],
+                        help="whitespace of the JSON in tool calls: free, dumps (as json.dumps writes it: more of "
+                        "each call is forced) or style (each style's measured choice, the default)")
     parser.add_argument("--chat-template", help="a Jinja chat template file overriding the model's own")
     parser.add_argument("--reasoning-budget", type=int, help="thinking models under tool_choice required/named: "
                         "at most this many tokens of thought before the forced call (default 1024)")

@@ -251,6 +251,8 @@ class ChatService:
         tools = _tool_specs(request, self._settings.max_tools)
         policy, tools = _policy(request, tools)
         style = get_style(request.style or self._style)
+        layout = self._settings.json_layout
+        policy = dataclasses.replace(policy, layout=style.json_layout if layout == "style" else layout)
 
         compile_started = time.perf_counter()
         if policy.mode == "none" or not tools:

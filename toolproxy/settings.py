@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # passive (toolproxy/backends/_openmp.py)
     adaptive_threads: bool = False  # embedded: fewer threads while other processes keep cores busy (backends/_cpu.py)
     jump_forward: bool = True  # embedded: decode the tokens a grammar forces in one batch (backends/_jump.py)
+    json_layout: Literal["style", "free", "dumps"] = "style"  # whitespace of JSON in calls (grammar.LAYOUTS);
+    # style: each style's own measured choice (Style.json_layout)
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     chat_template: str | None = None  # path to a Jinja chat template overriding the model's own
     default_max_tokens: int = Field(default=1024, ge=1)

@@ -147,3 +147,33 @@ def test_pattern_with_redundant_length(oracle: Oracle) -> None:
     with pytest.raises(UnsupportedSchema) as err:  # the length really cuts the pattern: no intersection
         schema_to_gbnf({"type": "string", "pattern": "^[A-Z]+$", "maxLength": 3})
     assert err.value.pointer == "/pattern"
+
+
+NESTED = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "where": {"type": "object", "properties": {"lat": {"type": "number"}}, "required": ["lat"]},
+        "extra": {},
+        "unit": {"enum": [{"a": 1, "b": [2]}, "c"]},
+    },
+    "required": ["city", "tags", "where", "extra", "unit"],
+}
+NESTED_VALUE = {"city": "Paris", "tags": ["a", "b"], "where": {"lat": 1.5}, "extra": {"k": [1, {"z": None}]},
+                "unit": {"a": 1, "b": [2]}}
+
+
+def test_dumps_layout_admits_exactly_what_json_dumps_writes(oracle: Oracle) -> None:
+    free, dumps = GrammarBuilder(), GrammarBuilder("dumps")
+    grammars = {name: b.build(b.add_schema(NESTED, "args")) for name, b in (("free", free), ("dumps", dumps))}
+    spaced = json.dumps(NESTED_VALUE)
+    compact = json.dumps(NESTED_VALUE, separators=(",", ":"))
+    pretty = json.dumps(NESTED_VALUE, indent=2)
+    assert oracle.accepts(grammars["dumps"], spaced) is True
+    assert oracle.accepts(grammars["dumps"], compact) is False
+    assert oracle.accepts(grammars["dumps"], pretty) is False
+    assert oracle.accepts(grammars["dumps"], spaced.replace(": ", ":", 1)) is False
+    for text in (spaced, compact, pretty):
+        assert oracle.accepts(grammars["free"], text) is True
+    assert "jws" not in grammars["free"] + grammars["dumps"]  # the layout is written in place of its rules

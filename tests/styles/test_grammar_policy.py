@@ -162,3 +162,21 @@ def test_thoughtful_steps_thought_is_bounded(oracle: Oracle) -> None:
     tail = '", "next_step": {"result": "ok"}}'
     assert oracle.accepts(gbnf, "x" * THOUGHT_CHARS + tail)
     assert not oracle.accepts(gbnf, "x" * (THOUGHT_CHARS + 1) + tail)
+
+
+@pytest.mark.parametrize("name", style_names())
+def test_dumps_layout_admits_the_styles_own_calls(oracle: Oracle, name: str) -> None:
+    """Under ``layout="dumps"`` the grammar still admits every call exactly as the style writes it into the
+    history (json.dumps spacing), and no longer admits other spacings of the same JSON."""
+    if name in ORACLE_BLIND:
+        pytest.skip("markers the oracle vocabulary cannot see")
+    style = get_style(name)
+    for policy in (CallPolicy("required", True, "dumps"), CallPolicy("auto", True, "dumps")):
+        gbnf = style.grammar(TOOLS, policy)
+        assert gbnf is not None
+        with oracle.grammar(gbnf) as grammar:  # type: ignore[union-attr]
+            for calls in (PARIS, TWO):
+                output = output_of(style, "", calls)
+                assert grammar.accepts(output), output
+                if '": "' in output:
+                    assert not grammar.accepts(output.replace('": "', '":"')), output

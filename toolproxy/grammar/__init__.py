@@ -4,11 +4,12 @@ Public API::
 
     schema_to_gbnf(schema, root="root") -> str      # raises toolproxy.errors.UnsupportedSchema
     gbnf_literal(text) -> str                       # a GBNF string literal for exact text
-    GrammarBuilder                                  # compose several schemas + hand-written rules
+    GrammarBuilder(layout="free")                   # compose several schemas + hand-written rules;
+                                                    # layout "dumps": JSON whitespace as json.dumps writes it
 """
 
 from __future__ import annotations
 
-from toolproxy.grammar.builder import GrammarBuilder, gbnf_literal, schema_to_gbnf
+from toolproxy.grammar.builder import LAYOUTS, GrammarBuilder, Layout, gbnf_literal, schema_to_gbnf
 
-__all__ = ["GrammarBuilder", "gbnf_literal", "schema_to_gbnf"]
+__all__ = ["LAYOUTS", "GrammarBuilder", "Layout", "gbnf_literal", "schema_to_gbnf"]

@@ -65,8 +65,8 @@ def array_expr(em: Emitter, f: Fact, conj: Conj) -> str | None:
 
 
 def _sequence(em: Emitter, pos: list[Conj], rest: Conj, lo: int, hi: int | None) -> str | None:
-    ws = em.frag("ws")
-    sep = f'"," {ws}'
+    ws = em.frag("jws")
+    sep = f'"," {em.frag("jws-comma")}'
     refs = [em.rule(c) for c in pos]
     rest_ref = em.rule(rest)
     limit = hi
@@ -110,8 +110,8 @@ def _sequence(em: Emitter, pos: list[Conj], rest: Conj, lo: int, hi: int | None)
 
 def _interleaved(em: Emitter, rest: Conj, c: Conj, lo: int, hi: int | None) -> str | None:
     """Any order: ``lo..hi`` items matching ``contains`` among the others."""
-    ws = em.frag("ws")
-    sep = f'"," {ws}'
+    ws = em.frag("jws")
+    sep = f'"," {em.frag("jws-comma")}'
     b = em.rule(rest | c)
     a = em.rule(rest if hi is None else rest | {negate_conj(c)})
     if hi is not None and hi < lo:
@@ -194,7 +194,7 @@ def _unique(em: Emitter, pos: list[Conj], rest: Conj, lo: int, hi: int | None) -
     domain = _finite(em, rest)
     if domain is None or len(domain) > UNIQUE_DOMAIN:
         return None
-    ws = em.frag("ws")
+    ws = em.frag("jws")
     lists: list[str] = []
     top = len(domain) if hi is None else min(hi, len(domain))
     for n in range(lo, top + 1):

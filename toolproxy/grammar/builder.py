@@ -2,6 +2,13 @@
 
 Rule names are deterministic (from the schema path, namespaced by the name given to ``add_schema``),
 identical rules are shared, and ``build`` prints the rules sorted by name (the root first).
+
+A builder's ``layout`` fixes the whitespace inside JSON texts (the ``jws`` fragments), the compiled schemas
+being the same for every layout:
+  ``free``   bounded whitespace anywhere JSON allows it (the default; ``grammars/json.gbnf``);
+  ``dumps``  exactly what ``json.dumps`` and the chat templates' ``tojson`` write: ``{"a": 1, "b": [2, 3]}``.
+More of a call is then decided by the grammar alone, which the embedded backend decodes in one batch
+(jump-forward); the model loses the freedom to pretty-print.
 """
 
 from __future__ import annotations
@@ -9,12 +16,20 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
+from typing import Literal
 
 from toolproxy.errors import UnsupportedSchema
 from toolproxy.grammar.compiler import CompiledSchema, compile_schema
-from toolproxy.grammar.gbnf import fragment_closure, fragments, gbnf_literal, placeholders, substitute
+from toolproxy.grammar.gbnf import fragment_closure, fragments, gbnf_literal, placeholders, rename_refs, substitute
 
-__all__ = ["GrammarBuilder", "gbnf_literal", "schema_to_gbnf"]
+__all__ = ["LAYOUTS", "GrammarBuilder", "Layout", "gbnf_literal", "schema_to_gbnf"]
+
+Layout = Literal["free", "dumps"]
+# what each JSON-whitespace rule of grammars/json.gbnf becomes in a built grammar, per layout
+LAYOUTS: dict[str, dict[str, str]] = {
+    "free": {"jws": "ws", "jws-colon": "ws", "jws-comma": "ws"},
+    "dumps": {"jws": '""', "jws-colon": '" "', "jws-comma": '" "'},
+}
 
 
 def _sanitize(name: str) -> str:
@@ -25,9 +40,10 @@ def _sanitize(name: str) -> str:
 class GrammarBuilder:
     """Accumulates named GBNF rules; see the package docstring for the contract."""
 
-    def __init__(self) -> None:
+    def __init__(self, layout: Layout = "free") -> None:
         self._rules: dict[str, str] = {}
         self._by_body: dict[str, str] = {}
+        self._layout = LAYOUTS[layout]
 
     # -- naming ------------------------------------------------------------------------------
     def _fresh(self, base: str) -> str:
@@ -69,8 +85,10 @@ class GrammarBuilder:
             if root in rules:
                 raise ValueError(f"rule name {root!r} is already taken; pick another root name")
             rules[root] = root_body.strip()
-        lines = [f"{root} ::= {rules.pop(root)}"]
-        lines.extend(f"{name} ::= {rules[name]}" for name in sorted(rules))
+        for name in self._layout:  # the layout's whitespace is written in place of its rules
+            rules.pop(name, None)
+        lines = [f"{root} ::= {rename_refs(rules.pop(root), self._layout)}"]
+        lines.extend(f"{name} ::= {rename_refs(rules[name], self._layout)}" for name in sorted(rules))
         return "\n".join(lines) + "\n"
 
     # -- merging a compiled schema -----------------------------------------------------------

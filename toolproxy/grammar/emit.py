@@ -206,24 +206,25 @@ class Emitter:
         """The JSON text of ``value`` with bounded whitespace; ``any_order``: small objects in every key
         order (JSON Schema equality ignores the order of keys)."""
         if isinstance(value, dict):
-            ws = self.frag("ws")
+            ws, colon, comma = self.frag("jws"), self.frag("jws-colon"), self.frag("jws-comma")
             if not value:
                 return f'"{{" {ws} "}}"'
             orders = permutations(value) if any_order and len(value) <= 3 else [tuple(value)]
             alts = []
             for order in orders:
                 kvs = [
-                    f'{gbnf_literal(json_text(k))} {ws} ":" {ws} {self.const_expr(value[k], any_order=any_order)} {ws}'
+                    f'{gbnf_literal(json_text(k))} {ws} ":" {colon} '
+                    f"{self.const_expr(value[k], any_order=any_order)} {ws}"
                     for k in order
                 ]
-                alts.append(f'"{{" {ws} ' + f' "," {ws} '.join(kvs) + ' "}"')
+                alts.append(f'"{{" {ws} ' + f' "," {comma} '.join(kvs) + ' "}"')
             return alts[0] if len(alts) == 1 else "( " + " | ".join(alts) + " )"
         if isinstance(value, list):
-            ws = self.frag("ws")
+            ws, comma = self.frag("jws"), self.frag("jws-comma")
             if not value:
                 return f'"[" {ws} "]"'
             items = [f"{self.const_expr(v, any_order=any_order)} {ws}" for v in value]
-            return f'"[" {ws} ' + f' "," {ws} '.join(items) + ' "]"'
+            return f'"[" {ws} ' + f' "," {comma} '.join(items) + ' "]"'
         if isinstance(value, float) and not math.isfinite(value):
             raise UnsupportedSchema("", "non-finite number in enum/const")
         return gbnf_literal(json_text(value))

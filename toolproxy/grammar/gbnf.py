@@ -98,6 +98,20 @@ def rule_refs(body: str) -> list[str]:
     return out
 
 
+def rename_refs(body: str, names: dict[str, str]) -> str:
+    """``body`` with each reference to a rule in ``names`` replaced by its value (a name or an expression)."""
+    if not names:
+        return body
+    out: list[str] = []
+    start = 0
+    for m in _OPAQUE.finditer(body):
+        out.append(_NAME.sub(lambda n: names.get(n.group(), n.group()), body[start : m.start()]))
+        out.append(m.group())
+        start = m.end()
+    out.append(_NAME.sub(lambda n: names.get(n.group(), n.group()), body[start:]))
+    return "".join(out)
+
+
 def nesting(text: str, *, stop_above: int | None = None) -> int:
     """The deepest ``( ... )`` nesting of a GBNF text; the scan ends as soon as it passes ``stop_above``."""
     deepest = depth = 0

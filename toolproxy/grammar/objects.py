@@ -105,8 +105,8 @@ def _generic_value(f: Fact, only_pattern: tuple[ObjClause, str] | None) -> Conj:
 
 
 def object_expr(em: Emitter, f: Fact, conj: Conj) -> str | None:
-    ws = em.frag("ws")
-    sep = f'"," {ws}'
+    ws, colon = em.frag("jws"), em.frag("jws-colon")
+    sep = f'"," {em.frag("jws-comma")}'
     names: list[str] = []
     for c in f.obj_clauses:
         names.extend(n for n, _ in c.props if n not in names)
@@ -122,7 +122,7 @@ def object_expr(em: Emitter, f: Fact, conj: Conj) -> str | None:
                 return None
             continue
         key = gbnf_literal(json_text(name))
-        slots.append((name, f"{key} {ws} \":\" {ws} {value} {ws}", required))
+        slots.append((name, f"{key} {ws} \":\" {colon} {value} {ws}", required))
     extra = _extra_kv(em, f, names)
     lo, hi = f.min_props, f.max_props
     counting = lo > 0 or hi is not None
@@ -201,7 +201,7 @@ def object_expr(em: Emitter, f: Fact, conj: Conj) -> str | None:
 
 def _extra_kv(em: Emitter, f: Fact, names: list[str]) -> str | None:
     """The key-value pair of a key that is not a named property, or None when there is none."""
-    ws = em.frag("ws")
+    ws, colon = em.frag("jws"), em.frag("jws-colon")
     alts: list[str] = []
     named_all: Conj = TOP
     for n in names:
@@ -220,7 +220,7 @@ def _extra_kv(em: Emitter, f: Fact, names: list[str]) -> str | None:
         value = em.rule(value_conj)
         key = _names_key(em, f) if value is not None else None
     if key is not None and value is not None:
-        alts.append(f'{key} {ws} ":" {ws} {value} {ws}')
+        alts.append(f'{key} {ws} ":" {colon} {value} {ws}')
     if f.prop_names == TOP:
         for c in f.obj_clauses:
             for regex, _, at in c.patterns:
@@ -236,7 +236,7 @@ def _extra_kv(em: Emitter, f: Fact, names: list[str]) -> str | None:
                         vc |= _named_value(f, n)
                 pv = em.rule(vc)
                 if pv is not None:
-                    alts.append(f'"\\"" ( {expr} ) "\\"" {ws} ":" {ws} {pv} {ws}')
+                    alts.append(f'"\\"" ( {expr} ) "\\"" {ws} ":" {colon} {pv} {ws}')
     if not alts:
         return None
     token = em.new_rule("other")

@@ -10,6 +10,7 @@ import abc
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from toolproxy.grammar import Layout
 from toolproxy.parsing.format import OutputFormat
 from toolproxy.protocol import ChatMessage
 
@@ -30,10 +31,13 @@ class CallPolicy:
     ``mode``: "auto" (text or calls), "none" (text only), "required" (at least one call).
     A named tool_choice is mode "required" with ``tools`` restricted to that one tool by the service.
     ``parallel``: more than one call allowed in one answer.
+    ``layout``: the whitespace of JSON inside calls (:data:`toolproxy.grammar.LAYOUTS`): ``free``, or ``dumps``
+    (exactly as the templates' ``tojson`` writes it, so that the grammar alone decides more of each call).
     """
 
     mode: Literal["auto", "none", "required"]
     parallel: bool = True
+    layout: Layout = "free"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class LazyGrammar:
 class Style(abc.ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    json_layout: ClassVar[Layout] = "free"  # the layout of this style's calls unless the server says otherwise
 
     @abc.abstractmethod
     def prepare_messages(

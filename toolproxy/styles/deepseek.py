@@ -67,7 +67,7 @@ class DeepSeek(Style):
         return compose(messages, tools, policy, announce=announce, assistant=_assistant, tool=_tool, tool_joiner="")
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         text = text_excluding(b, "text", [CALLS_BEGIN, CALL_BEGIN])
         if policy.mode == "none" or not tools:
             return b.build(text)
@@ -130,7 +130,7 @@ class DeepSeekR1(DeepSeek):
                        tool_joiner="")
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         text = text_excluding(b, "text", [CALLS_BEGIN, CALL_BEGIN])
         if policy.mode == "none" or not tools:
             return b.build(text)

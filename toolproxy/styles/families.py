@@ -106,7 +106,7 @@ class MarkedJson(ComposedStyle):
                           if self.CLOSE else f"{gbnf_literal(self.OPEN)} {call}{more}")
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         text = self._text(b)
         if policy.mode == "none" or not tools:
             return b.build(text)

@@ -67,7 +67,7 @@ class Functionary(Style):
         return HEADER
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         if policy.mode == "none" or not tools:
             return b.build(self._text_message(b))
         alternatives = [f"{gbnf_literal(t.name + CONTENT)} {args_rule(b, t)}" for t in tools]

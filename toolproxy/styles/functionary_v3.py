@@ -72,7 +72,7 @@ class FunctionaryV31(Style):
         return compose(messages, tools, policy, announce=announce_v31, assistant=_assistant_v31, tool=_tool)
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         if policy.mode == "none" or not tools:
             return b.build(text_excluding(b, "text", [V31_OPEN]))
         close = gbnf_literal(V31_CLOSE)
@@ -119,7 +119,7 @@ class FunctionaryV32(Style):
         return V32_START
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         text = b.add_rule("text-message", f'"all\\n" {text_excluding(b, "text", [V32_START])}')
         if policy.mode == "none" or not tools:
             return b.build(text)

@@ -67,7 +67,7 @@ class Generic(Style):
         return compose(messages, tools, policy, announce=announce, assistant=_assistant, tool=_tool)
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         ws = b.fragment("ws")
         options: list[str] = []
         if tools and policy.mode != "none":

@@ -39,7 +39,7 @@ def json_call_rule(
 ) -> str:
     """``{"name": "T", "arguments": ARGS-of-T}`` for each tool T, as one rule of alternatives.
     ``escaped_underscores`` also admits ``"get\\_weather"`` (Mixtral writes names markdown-escaped)."""
-    ws = builder.fragment("ws")
+    ws, colon, comma = (builder.fragment(f) for f in ("jws", "jws-colon", "jws-comma"))
     alternatives: list[str] = []
     for tool in tools:
         names = [gbnf_literal(json.dumps(tool.name, ensure_ascii=False))]
@@ -47,8 +47,8 @@ def json_call_rule(
             names.append(gbnf_literal(json.dumps(tool.name, ensure_ascii=False).replace("_", "\\_")))
         name = names[0] if len(names) == 1 else "( " + " | ".join(names) + " )"
         body = (
-            f'"{{" {ws} {gbnf_literal(json.dumps(name_key))} {ws} ":" {ws} {name} {ws} "," {ws} '
-            f'{gbnf_literal(json.dumps(args_key))} {ws} ":" {ws} {args_rule(builder, tool)} {ws} "}}"'
+            f'"{{" {ws} {gbnf_literal(json.dumps(name_key))} {ws} ":" {colon} {name} {ws} "," {comma} '
+            f'{gbnf_literal(json.dumps(args_key))} {ws} ":" {colon} {args_rule(builder, tool)} {ws} "}}"'
         )
         alternatives.append(builder.add_rule(f"call-{tool.name}", body))
     return builder.add_rule("call", " | ".join(alternatives))

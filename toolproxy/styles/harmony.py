@@ -74,7 +74,7 @@ class Harmony(Style):
         return compose(messages, tools, policy, announce=announce, assistant=_assistant, tool=_tool)
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         text = text_excluding(b, "text", MARKERS)
         answer = b.add_rule("answer", f"{gbnf_literal(FINAL)} {text} {gbnf_literal(RETURN)}")
         thoughts = b.add_rule("thoughts", f"{gbnf_literal(ANALYSIS)} {text} {gbnf_literal(END + START)}")

@@ -59,7 +59,7 @@ class Hermes(Style):
         return out + TurnWriter(_assistant, _tool).write(messages)
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         if policy.mode == "none" or not tools:
             return b.build(text_excluding(b, "text", [OPEN]))
         ws = b.fragment("ws")
@@ -73,7 +73,7 @@ class Hermes(Style):
     def lazy_grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> LazyGrammar | None:
         if policy.mode != "auto" or not tools:
             return None
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         ws = b.fragment("ws")
         block = b.add_rule("tool-call-block", f"{gbnf_literal(OPEN)} {ws} {json_call_rule(b, tools)} {ws} "
                                               f"{gbnf_literal(CLOSE)}")

@@ -69,7 +69,7 @@ class _Inserts(Style):
         return compose(messages, tools, policy, announce=self._announce, assistant=_assistant, tool=_tool)
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         text = text_excluding(b, "text", [OPEN])
         if policy.mode == "none" or not tools:
             return b.build(text)

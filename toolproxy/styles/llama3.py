@@ -62,7 +62,7 @@ class Llama3(Style):
         return compose(messages, tools, policy, announce=announce, assistant=_assistant, tool=_tool)
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         if policy.mode == "none" or not tools:
             return b.build(text_not_starting(b, "text", "{", [PYTHON_TAG]))
         ws = b.fragment("ws")

@@ -101,7 +101,7 @@ class Mistral(Style):
         return f"[TOOL_RESULTS]{dumps(body)}[/TOOL_RESULTS]"
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         if policy.mode == "none" or not tools:
             return b.build(text_excluding(b, "text", [MARKER]))
         ws = b.fragment("ws")
@@ -145,7 +145,7 @@ class MistralV11(Mistral):
         return f"[TOOL_RESULTS]{content}[/TOOL_RESULTS]"
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         text = text_excluding(b, "text", [MARKER])
         if policy.mode == "none" or not tools:
             return b.build(text)

@@ -59,7 +59,7 @@ class Mixtral(Style):
         return fold_user_turns(turns)
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         if policy.mode == "none" or not tools:
             return b.build(text_excluding(b, "text", [MARKER]))
         ws = b.fragment("ws")
@@ -73,7 +73,7 @@ class Mixtral(Style):
     def lazy_grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> LazyGrammar | None:
         if policy.mode != "auto" or not tools:
             return None
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         ws = b.fragment("ws")
         call = json_call_rule(b, tools, escaped_underscores=True)
         more = f' ( {ws} "," {ws} {call} )*' if policy.parallel else ""

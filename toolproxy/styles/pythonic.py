@@ -84,7 +84,7 @@ class Pythonic(Style):
         return compose(messages, tools, policy, announce=announce, assistant=_assistant, tool=_tool)
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         if policy.mode == "none" or not tools:
             return b.build(text_not_starting(b, "text", "["))
         calls = call_list(b, tools, policy.parallel)
@@ -120,7 +120,7 @@ class Lfm2(Pythonic):
         return compose(messages, tools, policy, announce=_lfm2_announce, assistant=_lfm2_assistant, tool=_tool)
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         text = text_excluding(b, "text", [CALL_START])
         if policy.mode == "none" or not tools:
             return b.build(text)

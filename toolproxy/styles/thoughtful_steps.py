@@ -85,7 +85,7 @@ class ThoughtfulSteps(Style):
         return PREFIX
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         ws = b.fragment("ws")
         char = b.fragment("string-char")
         steps: list[str] = []

@@ -63,7 +63,7 @@ class Xlam(Style):
         return compose(messages, tools, policy, announce=announce, assistant=_assistant, tool=_tool)
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         if policy.mode == "none" or not tools:
             return b.build(text_not_starting(b, "text", "{"))
         calls = calls_object(b, tools, policy.parallel)

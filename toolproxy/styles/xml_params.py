@@ -160,7 +160,7 @@ class XmlParams(ComposedStyle):
         return b.add_rule("calls", f"{gbnf_literal(self.REGION_OPEN)} {nl} {many} {gbnf_literal(self.REGION_CLOSE)}")
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
-        b = GrammarBuilder()
+        b = GrammarBuilder(policy.layout)
         text = text_excluding(b, "text", [self.REGION_OPEN])
         if policy.mode == "none" or not tools:
             return b.build(text)
