@@ -47,13 +47,51 @@ def _jsonable(value: Any) -> Any:
     raise PythonCallError(f"{type(value).__name__} has no JSON form")
 
 
+def _escaped_newlines(source: str) -> str:
+    """``source`` with the raw line breaks inside its quoted strings escaped (LFM2.5's template writes a string
+    argument holding a newline as ``city='a<newline>b'``, which Python does not parse)."""
+    out: list[str] = []
+    quote = ""
+    escaped = False
+    for c in source:
+        if quote and not escaped and c in "\r\n":
+            out.append("\\n" if c == "\n" else "\\r")
+            continue
+        out.append(c)
+        if escaped:
+            escaped = False
+        elif quote and c == "\\":
+            escaped = True
+        elif c == quote:
+            quote = ""
+        elif not quote and c in "'\"":
+            quote = c
+    return "".join(out)
+
+
+def _parse(source: str) -> ast.expr:
+    try:
+        return ast.parse(source.strip(), mode="eval").body
+    except SyntaxError as exc:
+        retry = _escaped_newlines(source.strip())
+        if retry != source.strip():
+            try:
+                return ast.parse(retry, mode="eval").body
+            except SyntaxError:
+                pass
+        raise PythonCallError(f"not Python: {exc.msg}") from exc
+    except (MemoryError, RecursionError) as exc:
+        raise PythonCallError("too deeply nested") from exc
+
+
+def literal_from_source(source: str) -> Any:
+    """A Python literal (``True``, ``['a', 'b']``, ``{'k': 1}``) as the JSON value it stands for."""
+    return _jsonable(_literal(_parse(source), "value"))
+
+
 def call_from_source(source: str) -> tuple[str, str]:
     """``'f(a=1, b="x")'`` -> ``("f", '{"a":1,"b":"x"}')`` (compact JSON, non-ASCII kept)."""
-    try:
-        tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise PythonCallError(f"not Python: {exc.msg}") from exc
-    call = tree.body
+    call = _parse(source)
     if not isinstance(call, ast.Call):
         raise PythonCallError("not a call")
     if call.args:

@@ -13,6 +13,7 @@ from toolproxy.parsing.emitter import Emitter
 from toolproxy.parsing.failure import BodyFailure
 from toolproxy.parsing.format import XmlParamsBody
 from toolproxy.parsing.markers import held_suffix
+from toolproxy.parsing.pythonic import PythonCallError, literal_from_source
 
 
 def _piece(text: str) -> str:
@@ -24,9 +25,14 @@ def _not_json(name: str) -> object:
     raise ValueError(f"{name} is not JSON")  # Python's json reads NaN / Infinity; clients' parsers do not
 
 
+MAX_LITERAL = 10_000  # characters of a Python literal read back (ast's cost grows with the nesting)
+
+
 def json_value(raw: str, is_string: bool) -> str:
     """A parameter's raw value as JSON text: a string parameter's as a string; any other is kept when it is
-    valid JSON (as written, stripped), else it is a string."""
+    valid JSON (as written, stripped), else read as the Python literal the templates' ``{{ value }}`` writes
+    (Qwen3-Coder's ``True``, Seed-OSS's ``['a', 'b']``; bare names such as ``NaN`` stay strings), else it is a
+    string."""
     if not is_string:
         text = raw.strip()
         try:
@@ -35,6 +41,11 @@ def json_value(raw: str, is_string: bool) -> str:
             pass
         else:
             return text
+        if len(text) <= MAX_LITERAL:
+            try:
+                return json.dumps(literal_from_source(text), ensure_ascii=False)
+            except PythonCallError:
+                pass
     return json.dumps(raw, ensure_ascii=False)
 
 

@@ -7,7 +7,8 @@
 
 The scanner also reads the recipient after the channel (``<|channel|>commentary to=functions.NAME
 <|constrain|>json<|message|>``) and llm-jp's ``commentary <|constrain|> json``: whatever stands between the name
-and ``<|message|>`` is ignored. Grammar: ``auto`` = optional thoughts, then the answer or the calls; ``required``
+and ``<|message|>`` is ignored; the grammar admits llm-jp's `` <|constrain|>`` before `` json``, and its ``<|end|>``
+closing a call that another follows. Grammar: ``auto`` = optional thoughts, then the answer or the calls; ``required``
 (and a named tool) = the calls; ``none`` = optional thoughts, then the answer; ``parallel`` false = one call.
 """
 
@@ -31,6 +32,7 @@ RECIPIENT = "to=functions."
 CHANNEL = "<|channel|>"
 MESSAGE = "<|message|>"
 CALL = "<|call|>"
+CONSTRAIN = "<|constrain|>"
 END = "<|end|>"
 RETURN = "<|return|>"
 FORMAT = OutputFormat(
@@ -80,13 +82,16 @@ class Harmony(Style):
         thoughts = b.add_rule("thoughts", f"{gbnf_literal(ANALYSIS)} {text} {gbnf_literal(END + START)}")
         if policy.mode == "none" or not tools:
             return b.build(f"{thoughts}? {answer}")
+        constrain = f'( {gbnf_literal(" " + CONSTRAIN)} )?'
         alternatives = [
-            f"{gbnf_literal(' ' + RECIPIENT + t.name + COMMENTARY + ' json' + MESSAGE)} {args_rule(b, t)} "
-            f"{gbnf_literal(CALL)}"
+            f"{gbnf_literal(' ' + RECIPIENT + t.name + COMMENTARY)} {constrain} {gbnf_literal(' json' + MESSAGE)} "
+            f"{args_rule(b, t)}"
             for t in tools
         ]
         call = b.add_rule("call", " | ".join(alternatives))
-        calls = b.add_rule("calls", f"{call} ( {gbnf_literal(START)} {call} )*" if policy.parallel else call)
+        between = f"( {gbnf_literal(CALL)} | {gbnf_literal(END)} ) {gbnf_literal(START)}"
+        calls = b.add_rule("calls", f"{call} ( {between} {call} )* {gbnf_literal(CALL)}" if policy.parallel
+                           else f"{call} {gbnf_literal(CALL)}")
         if policy.mode == "required":
             return b.build(calls)
         return b.build(f"{thoughts}? ( {answer} | {calls} )")

@@ -125,11 +125,13 @@ class Mistral(Style):
 
 
 ARGS = "[ARGS]"
+CALL_ID = "[CALL_ID]"
 
 
 class MistralV11(Mistral):
     """Mistral's tokenizer v11+ format (Mistral Small 3.2, Devstral, Ministral 3, Magistral):
-    ``[TOOL_CALLS]NAME[ARGS]{json}`` per call (no ids in the output), results ``[TOOL_RESULTS]...[/TOOL_RESULTS]``.
+    ``[TOOL_CALLS]NAME[ARGS]{json}`` per call, results ``[TOOL_RESULTS]...[/TOOL_RESULTS]``; Mistral Small 3.2 and
+    Devstral 2507 write ``NAME[CALL_ID]ID[ARGS]`` (a 9-character id): read and ignored, the grammar admits it.
     Grammar: ``auto`` = text, then optionally the calls; ``required`` = the calls; ``none`` = text;
     ``parallel`` false = one call."""
 
@@ -149,7 +151,9 @@ class MistralV11(Mistral):
         text = text_excluding(b, "text", [MARKER])
         if policy.mode == "none" or not tools:
             return b.build(text)
-        alternatives = [f"{gbnf_literal(MARKER + t.name + ARGS)} {args_rule(b, t)}" for t in tools]
+        call_id = b.add_rule("call-id", f'( {gbnf_literal(CALL_ID)} [a-zA-Z0-9]{{9}} )?')  # Mistral Small 3.2's
+        alternatives = [f"{gbnf_literal(MARKER + t.name)} {call_id} {gbnf_literal(ARGS)} {args_rule(b, t)}"
+                        for t in tools]
         call = b.add_rule("call", " | ".join(alternatives))
         calls = b.add_rule("calls", f"{call} ( {call} )*") if policy.parallel else call
         if policy.mode == "required":
@@ -160,6 +164,5 @@ class MistralV11(Mistral):
         return V11_FORMAT
 
 
-CALL_ID = "[CALL_ID]"
 V11_FORMAT = OutputFormat(regions=(Region(MARKER, NamedCallBody(ARGS, id_marker=CALL_ID)),))
 """Mistral Small 3.2 / Devstral 2507 templates write ``NAME[CALL_ID]ID[ARGS]{...}``: the id is read and ignored."""

@@ -185,7 +185,8 @@ class PyLiteralGrammar:
         items: list[tuple[str, bool]] = []
         for key, sub in properties.items():
             value = self.value(sub, f"{name}-{_safe(key)}", f"{pointer}/properties/{key}")
-            quoted = gbnf_literal(json.dumps(key, ensure_ascii=False))
+            spellings = sorted({json.dumps(key, ensure_ascii=False), repr(key)})  # "k" or Python's repr 'k'
+            quoted = "( " + " | ".join(gbnf_literal(q) for q in spellings) + " )"
             items.append((f'{quoted} py-ws ":" py-ws {value}', key in required))
         for key in required:
             if key not in properties:

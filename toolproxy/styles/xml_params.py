@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
+from toolproxy.errors import UnsupportedSchema
 from toolproxy.grammar import GrammarBuilder, gbnf_literal
 from toolproxy.parsing.format import OutputFormat, Region, XmlParamsBody
 from toolproxy.protocol import ChatMessage
@@ -34,6 +35,7 @@ from toolproxy.styles.base import CallPolicy, ToolSpec
 from toolproxy.styles.common import Call, dumps
 from toolproxy.styles.grammar_kit import text_excluding
 from toolproxy.styles.prompting import ComposedStyle
+from toolproxy.styles.pyliteral import PyLiteralGrammar
 
 
 def _is_string_schema(schema: Any) -> bool:
@@ -74,6 +76,10 @@ class XmlParams(ComposedStyle):
     STRING_ATTR: ClassVar[tuple[str, str]] = ("", "")
     """Written after a parameter's key for a string value / any other value (DSML's ``string="true"``); the
     scanner ignores what stands between ``KEY_CLOSE`` and ``VALUE_OPEN``."""
+    LEAD: ClassVar[int] = 0  # blank lines the template writes before the calls (GLM / Laguna 1, DSML 2)
+    PY_VALUES: ClassVar[bool] = False
+    """The template writes non-string values with Jinja's ``| string`` (Python's ``True``, ``['a', 'b']``): the
+    grammar admits that spelling besides JSON, the scanner reads both."""
     VALUE_GAP: ClassVar[bool] = True  # the layout newline between the key's end and ``VALUE_OPEN`` (GLM)
     THINK: ClassVar[tuple[str, str] | None] = ("<think>", "</think>")
     TOOL_RESULT: ClassVar[str] = "<tool_response>\n{content}\n</tool_response>"
@@ -125,12 +131,23 @@ class XmlParams(ComposedStyle):
                 value = raw
         else:
             value = b.add_schema(schema if isinstance(schema, dict | bool) else {}, f"{tool.name}-{key}")
+            if self.PY_VALUES:
+                value = self._or_python(b, value, schema, f"{tool.name}-{key}-py")
         trim = gbnf_literal("\n") if self.TRIM_NEWLINE else ""
         gap = nl if self.VALUE_OPEN and self.VALUE_GAP else ""
         attr = self.STRING_ATTR[0 if is_string else 1]
         return (f"{gbnf_literal(self.PARAM_OPEN)} {name} {gbnf_literal(self.KEY_CLOSE + attr)} {gap} "
                 f"{gbnf_literal(self.VALUE_OPEN) if self.VALUE_OPEN else ''} {trim} {value} {trim} "
                 f"{gbnf_literal(self.VALUE_CLOSE)} {nl}")
+
+    def _or_python(self, b: GrammarBuilder, json_value: str, schema: Any, name: str) -> str:
+        """A non-string value as JSON or as the Python literal ``str()`` writes (``True``, ``['a', 'b']``);
+        JSON only where the schema has no Python-literal grammar."""
+        try:
+            python = PyLiteralGrammar(b).value(schema, name, "")
+        except UnsupportedSchema:
+            return json_value
+        return f"( {json_value} | {python} )"
 
     def _call(self, b: GrammarBuilder, raw: str, tool: ToolSpec) -> str:
         props = _properties(tool)
@@ -149,13 +166,16 @@ class XmlParams(ComposedStyle):
 
     def _calls(self, b: GrammarBuilder, tools: list[ToolSpec], parallel: bool) -> str:
         raw = text_excluding(b, "xml-raw", [self.VALUE_CLOSE])  # one rule for every raw string value
+        if self.PY_VALUES:  # the Python-literal rules first: the JSON rules' identical bodies then share them
+            PyLiteralGrammar(b).base("py-any")
         call = b.add_rule("call", " | ".join(self._call(b, raw, t) for t in tools))
         nl = self._nl()
         lead = nl if self.NAME_OPEN else ""
         if self.PER_CALL:
             one = b.add_rule("call-region", f"{gbnf_literal(self.REGION_OPEN)} {lead} {call} "
                                             f"{gbnf_literal(self.REGION_CLOSE)}")
-            return b.add_rule("calls", f"{one} ( {nl} {one} )*" if parallel else one)
+            gap = f"{gbnf_literal(self.NL)}?" if self.NL else ""  # StepFun 3.5 writes the regions back to back
+            return b.add_rule("calls", f"{one} ( {gap} {one} )*" if parallel else one)
         many = f"{call}+" if parallel else call
         return b.add_rule("calls", f"{gbnf_literal(self.REGION_OPEN)} {nl} {many} {gbnf_literal(self.REGION_CLOSE)}")
 
@@ -166,7 +186,7 @@ class XmlParams(ComposedStyle):
             return b.build(text)
         calls = self._calls(b, tools, policy.parallel)
         if policy.mode == "required":
-            return b.build(calls)
+            return b.build(f'"\\n"{{0,{self.LEAD}}} {calls}' if self.LEAD else calls)
         return b.build(f"{text} {calls}?")
 
     # ------------------------------------------------------------------ parsing
@@ -200,6 +220,7 @@ class Qwen3Coder(XmlParams):
     VALUE_CLOSE = "</parameter>"
     CALL_CLOSE = "</function>"
     TRIM_NEWLINE = True
+    PY_VALUES = True  # booleans written True / False
 
 
 class SeedOss(Qwen3Coder):
@@ -221,6 +242,7 @@ class Glm(XmlParams):
     VALUE_OPEN = "<arg_value>"
     VALUE_CLOSE = "</arg_value>"
     LOOSE_NL = True
+    LEAD = 1
 
 
 class MiniMaxM2(XmlParams):
@@ -256,6 +278,7 @@ class Dsml(MiniMaxM2):
     CALL_CLOSE = f"</{DSML}invoke>"
     STRING_ATTR = (' string="true"', ' string="false"')
     VALUE_GAP = False
+    LEAD = 2
 
 
 class DsmlV4(Dsml):
