@@ -44,6 +44,7 @@ STYLES: dict[str, str] = {
     "minimax_m2": "toolproxy.styles.xml_params:MiniMaxM2",
     "dsml": "toolproxy.styles.xml_params:Dsml",
     "dsml_v4": "toolproxy.styles.xml_params:DsmlV4",
+    "hunyuan": "toolproxy.styles.xml_params:Hunyuan3",
 }
 
 

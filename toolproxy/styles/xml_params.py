@@ -68,11 +68,15 @@ class XmlParams(ComposedStyle):
     KEY_CLOSE: ClassVar[str]
     VALUE_OPEN: ClassVar[str] = ""
     VALUE_CLOSE: ClassVar[str]
+    NAME_SEP: ClassVar[str] = ""  # after a bare name (Hunyuan's <tool_sep:opensource>)
     CALL_CLOSE: ClassVar[str] = ""
     TRIM_NEWLINE: ClassVar[bool] = False
     NL: ClassVar[str] = "\n"
     LOOSE_NL: ClassVar[bool] = False  # the grammar admits the layout newlines or none (GLM 4.6 vs 4.7)
     PER_CALL: ClassVar[bool] = True
+    OUTER: ClassVar[tuple[str, str] | tuple[()]] = ()
+    """Markers around all the calls, outside their regions (Hunyuan's ``<tool_calls:opensource>``): written in
+    history and grammar, silent to the scanner."""
     STRING_ATTR: ClassVar[tuple[str, str]] = ("", "")
     """Written after a parameter's key for a string value / any other value (DSML's ``string="true"``); the
     scanner ignores what stands between ``KEY_CLOSE`` and ``VALUE_OPEN``."""
@@ -99,15 +103,18 @@ class XmlParams(ComposedStyle):
             f"{self._value_text(v)}{self.VALUE_CLOSE}{nl}"
             for k, v in args.items()
         )
-        head = f"{self.NAME_OPEN}{call.name}{self.NAME_CLOSE}{nl}" if self.NAME_OPEN else f"{call.name}{nl}"
+        head = (f"{self.NAME_OPEN}{call.name}{self.NAME_CLOSE}{nl}" if self.NAME_OPEN
+                else f"{call.name}{self.NAME_SEP}{nl}")
         return f"{head}{params}{self.CALL_CLOSE + nl if self.CALL_CLOSE else ''}"
 
     def calls_text(self, calls: list[Call]) -> str:
         nl = self.NL
         if self.PER_CALL:
-            return nl.join(f"{self.REGION_OPEN}{nl if self.NAME_OPEN else ''}{self._call_text(c)}{self.REGION_CLOSE}"
+            text = nl.join(f"{self.REGION_OPEN}{nl if self.NAME_OPEN else ''}{self._call_text(c)}{self.REGION_CLOSE}"
                            for c in calls)
-        return f"{self.REGION_OPEN}{nl}{''.join(self._call_text(c) for c in calls)}{self.REGION_CLOSE}"
+        else:
+            text = f"{self.REGION_OPEN}{nl}{''.join(self._call_text(c) for c in calls)}{self.REGION_CLOSE}"
+        return f"{self.OUTER[0]}{nl}{text}{nl}{self.OUTER[1]}" if self.OUTER else text
 
     def _assistant(self, text: str, calls: list[Call], _: ChatMessage) -> str:
         return "\n".join(part for part in (text, self.calls_text(calls) if calls else "") if part)
@@ -160,7 +167,7 @@ class XmlParams(ComposedStyle):
             params = " ".join(parts)
         nl = self._nl()
         head = (f"{gbnf_literal(self.NAME_OPEN + tool.name + self.NAME_CLOSE)} {nl}" if self.NAME_OPEN
-                else f"{gbnf_literal(tool.name)} {nl}")
+                else f"{gbnf_literal(tool.name + self.NAME_SEP)} {nl}")
         close = f"{gbnf_literal(self.CALL_CLOSE)} {nl}" if self.CALL_CLOSE else ""
         return b.add_rule(f"call-{tool.name}", f"{head} {params} {close}")
 
@@ -175,13 +182,17 @@ class XmlParams(ComposedStyle):
             one = b.add_rule("call-region", f"{gbnf_literal(self.REGION_OPEN)} {lead} {call} "
                                             f"{gbnf_literal(self.REGION_CLOSE)}")
             gap = f"{gbnf_literal(self.NL)}?" if self.NL else ""  # StepFun 3.5 writes the regions back to back
-            return b.add_rule("calls", f"{one} ( {gap} {one} )*" if parallel else one)
-        many = f"{call}+" if parallel else call
-        return b.add_rule("calls", f"{gbnf_literal(self.REGION_OPEN)} {nl} {many} {gbnf_literal(self.REGION_CLOSE)}")
+            calls = f"{one} ( {gap} {one} )*" if parallel else one
+        else:
+            many = f"{call}+" if parallel else call
+            calls = f"{gbnf_literal(self.REGION_OPEN)} {nl} {many} {gbnf_literal(self.REGION_CLOSE)}"
+        if self.OUTER:
+            calls = f"{gbnf_literal(self.OUTER[0])} {nl} {calls} {nl} {gbnf_literal(self.OUTER[1])}"
+        return b.add_rule("calls", calls)
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
         b = GrammarBuilder(policy.layout)
-        text = text_excluding(b, "text", [self.REGION_OPEN])
+        text = text_excluding(b, "text", [self.REGION_OPEN, *self.OUTER[:1]])
         if policy.mode == "none" or not tools:
             return b.build(text)
         calls = self._calls(b, tools, policy.parallel)
@@ -198,9 +209,10 @@ class XmlParams(ComposedStyle):
         body = XmlParamsBody(
             param_open=self.PARAM_OPEN, key_close=self.KEY_CLOSE, value_close=self.VALUE_CLOSE,
             name_open=self.NAME_OPEN, name_close=self.NAME_CLOSE, value_open=self.VALUE_OPEN,
-            call_close=self.CALL_CLOSE, trim_newline=self.TRIM_NEWLINE, strings=strings,
+            call_close=self.CALL_CLOSE, trim_newline=self.TRIM_NEWLINE, strings=strings, name_sep=self.NAME_SEP,
         )
-        return OutputFormat(regions=(Region(self.REGION_OPEN, body, end=self.REGION_CLOSE),), think=self.THINK)
+        return OutputFormat(regions=(Region(self.REGION_OPEN, body, end=self.REGION_CLOSE),), think=self.THINK,
+                            silent=self.OUTER)
 
 
 def text_key(b: GrammarBuilder, close: str) -> str:
@@ -286,3 +298,22 @@ class DsmlV4(Dsml):
     description: ClassVar[str] = f'<{DSML}tool_calls><{DSML}invoke name="NAME">... (DeepSeek V4)'
     REGION_OPEN = f"<{DSML}tool_calls>"
     REGION_CLOSE = f"</{DSML}tool_calls>"
+
+HY = ":opensource"
+
+
+class Hunyuan3(XmlParams):
+    """Tencent Hunyuan 3 (Hy3): GLM's shape with ``:opensource`` tags, a separator after the name and the calls
+    inside ``<tool_calls:opensource>``."""
+
+    name: ClassVar[str] = "hunyuan"
+    description: ClassVar[str] = f"<tool_calls{HY}><tool_call{HY}>NAME<tool_sep{HY}><arg_key{HY}>k... (Hunyuan 3)"
+    REGION_OPEN = f"<tool_call{HY}>"
+    REGION_CLOSE = f"</tool_call{HY}>"
+    NAME_SEP = f"<tool_sep{HY}>"
+    PARAM_OPEN = f"<arg_key{HY}>"
+    KEY_CLOSE = f"</arg_key{HY}>"
+    VALUE_OPEN = f"<arg_value{HY}>"
+    VALUE_CLOSE = f"</arg_value{HY}>"
+    OUTER = (f"<tool_calls{HY}>", f"</tool_calls{HY}>")
+    THINK = (f"<think{HY}>", f"</think{HY}>")
