@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,46 @@ def test_bounded_thoughts_then_the_call(oracle: Oracle) -> None:
     assert oracle.accepts(with_thinking(base, "open", 0), f"</think>{CALL}")
     assert with_thinking(base, "optional", 0) == base  # no room: the call at once
     assert think_budget(1024, 96) == 32 and think_budget(1024, 40) == 0 and think_budget(10, 4096) == 10
+
+
+def test_call_budgets_share_max_tokens() -> None:
+    """Raw string values (XML-parameter styles) share what max_tokens leaves after the call's fixed text with
+    the thoughts: at most half to the thoughts, never below zero; without raw values the thoughts keep
+    ``think_budget`` (issue 15)."""
+    from toolproxy.reasoning import CLOSE_RESERVE, call_budgets, fixed_tokens, think_budget
+
+    assert call_budgets(1024, 96, (40, 1), True) == (24, 24)
+    assert call_budgets(1024, 96, (40, 2), False) == (0, 28)
+    assert call_budgets(10, 96, (40, 1), True) == (10, 96 - 40 - CLOSE_RESERVE - 10)
+    assert call_budgets(1024, 30, (40, 1), True) == (0, 0)
+    assert call_budgets(1024, 96, None, True) == (think_budget(1024, 96), None)
+    assert call_budgets(1024, 96, (40, 0), True) == (think_budget(1024, 96), None)  # enum strings only
+    assert call_budgets(5000, 100_000, (40, 1), True) == (2000, 2000)
+    assert fixed_tokens("abcd", 8) == 10 and fixed_tokens("abcde", None) == 3
+
+
+def test_xml_string_values_bounded_under_required(shared: Path, oracle: Oracle) -> None:
+    """Qwen3.5 (qwen3_coder, thinking) under tool_choice required at max_tokens 96: the thoughts and the raw
+    city value are both bounded so the call fits; under auto the value stays unbounded."""
+    path = shared / "chat-templates" / "Qwen3.5-4B.jinja"
+    svc = ChatService(ScriptedBackend(constant("")), Settings(chat_template=str(path)))
+    body = {"model": "m", "messages": [{"role": "user", "content": "Weather in Paris?"}], "tools": TOOLS,
+            "max_tokens": 96}
+    plan = svc.plan(ChatCompletionRequest.model_validate({**body, "tool_choice": "required"}))
+    grammar = plan.generation.grammar
+    assert grammar is not None
+    value = re.search(r"^xml-raw-0-(\d+) ::=", grammar, re.MULTILINE)
+    thoughts = re.search(r"^think-text ::= .*\{0,(\d+)\}$", grammar, re.MULTILINE)
+    assert value is not None and thoughts is not None, grammar
+    chars, think = int(value.group(1)), int(thoughts.group(1))
+    assert chars > 0 and think > 0 and chars + think < 96
+
+    def call(city: str) -> str:
+        return ("</think>\n<tool_call>\n<function=get_weather>\n<parameter=city>\n"
+                f"{city}\n</parameter>\n</function>\n</tool_call>")
+
+    opened = "" if plan.prefix else "<think>\n"  # the template may leave the block for the model to open
+    assert oracle.accepts(grammar, opened + "x" * think + call("P" * chars))
+    assert not oracle.accepts(grammar, opened + call("P" * (chars + 1)))
+    auto = svc.plan(ChatCompletionRequest.model_validate(body)).generation.grammar
+    assert auto is not None and "xml-raw-0-" not in auto

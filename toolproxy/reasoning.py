@@ -19,6 +19,13 @@ the grammar forces ``</think>`` and the call. A ``<`` in the thoughts can only b
 starts writing its call inside the thinking closes the block by doing so, and only the call after the block
 counts (nothing inside the block is ever parsed as a call). Pure GBNF: the embedded backend and llama-server
 alike.
+
+The call itself must fit too: where a style writes string arguments as raw text (the XML-parameter families,
+``Style.call_cost``), those values are bounded as well (``CallPolicy.value_chars``, :func:`call_budgets`): the
+call's fixed text is counted in the model's tokens plus a quarter (the sampler need not pick the tokenizer's
+own split), or at :data:`BYTES_PER_TOKEN` bytes a token where the backend cannot count, and what ``max_tokens``
+leaves is shared between the thoughts (at most half, at most the budget) and the string values (the rest, split
+evenly; one character of a value is at least one token's worth, as for the thoughts).
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ ThinkMode = Literal["open", "optional"]
 EFFORT_BUDGETS = {"none": 0, "minimal": 0, "low": 256, "medium": 1024, "high": 2000}
 MAX_BUDGET = 2000  # llama.cpp's largest exact repetition count
 CALL_RESERVE = 64  # tokens kept for the closing tag and the call itself
+CLOSE_RESERVE = 8  # tokens for </think> and the bounded space after it
+BYTES_PER_TOKEN = 2  # a call's fixed text (markers, names, keys): 2.1-3.2 bytes a token on both bundled models
 _BOUNDED_CHAR = "[\\t\\n -;=-~]"  # printable ASCII and whitespace, no "<"
 
 _RULE = re.compile(r"^([a-zA-Z0-9-]+) ::= ", re.MULTILINE)
@@ -61,6 +70,27 @@ def scan_prefix(mode: ThinkMode | None) -> str:
 def think_budget(budget: int, max_tokens: int) -> int:
     """Characters of thought allowed so that the thoughts, the closing tag and the call fit ``max_tokens``."""
     return max(0, min(budget, MAX_BUDGET, max_tokens - CALL_RESERVE))
+
+
+def fixed_tokens(text: str, counted: int | None) -> int:
+    """Tokens a call's fixed ``text`` may take: the backend's count (``counted``) plus a quarter, else its bytes
+    at :data:`BYTES_PER_TOKEN`."""
+    if counted is not None:
+        return counted + -(-counted // 4)
+    return -(-len(text.encode()) // BYTES_PER_TOKEN)
+
+
+def call_budgets(budget: int, max_tokens: int, cost: tuple[int, int] | None, thinks: bool) -> tuple[int, int | None]:
+    """(characters of thought, characters per raw string value or None: unbounded) under required/named.
+    ``cost``: (tokens of the longest call's fixed text (:func:`fixed_tokens`), its raw values) from
+    ``Style.call_cost``; ``thinks``: the template may think. Without raw values the thoughts keep
+    :func:`think_budget`."""
+    if cost is None or cost[1] == 0:
+        return think_budget(budget, max_tokens), None
+    fixed, values = cost
+    left = max_tokens - fixed - (CLOSE_RESERVE if thinks else 0)
+    thoughts = max(0, min(budget, MAX_BUDGET, left // 2)) if thinks else 0
+    return thoughts, max(0, min(MAX_BUDGET, (left - thoughts) // values))
 
 
 def with_thinking(grammar: str, mode: ThinkMode, budget: int | None = None) -> str:

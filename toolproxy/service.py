@@ -43,7 +43,8 @@ from toolproxy.protocol import (
     TopLogprob,
     Usage,
 )
-from toolproxy.reasoning import EFFORT_BUDGETS, scan_prefix, think_budget, think_mode, with_thinking
+from toolproxy.reasoning import EFFORT_BUDGETS, call_budgets, fixed_tokens, scan_prefix, think_mode, with_thinking
+from toolproxy.reasoning import OPEN as THINK_OPEN
 from toolproxy.settings import Settings
 from toolproxy.styles import get_style
 from toolproxy.styles.base import CallPolicy, Style, ToolSpec
@@ -253,6 +254,10 @@ class ChatService:
         style = get_style(request.style or self._style)
         layout = self._settings.json_layout
         policy = dataclasses.replace(policy, layout=style.json_layout if layout == "style" else layout)
+        thoughts: int | None = None  # under required/named: the thoughts and raw string values bounded
+        if policy.mode == "required" and tools:
+            thoughts, value_chars = self._budgets(request, style, tools)
+            policy = dataclasses.replace(policy, value_chars=value_chars)
 
         compile_started = time.perf_counter()
         if policy.mode == "none" or not tools:
@@ -266,7 +271,7 @@ class ChatService:
         if continuation and (calls_possible or _response_format_grammar(request) is not None):
             raise InvalidRequest("continue_final_message continues free text: it cannot be combined with tool "
                                  "calls (use tool_choice none) or response_format", param="continue_final_message")
-        prompt = self._prompt(request, shape, tools, policy, continuation)
+        prompt = self._prompt(request, shape, tools, policy, thoughts, continuation)
         if continuation:
             shape.output_format = dataclasses.replace(shape.output_format, continues=True)
 
@@ -344,7 +349,7 @@ class ChatService:
         raise InvalidRequest(f"tool schema not supported: {why}", param="tools")
 
     def _prompt(self, request: ChatCompletionRequest, shape: _Shape, tools: list[ToolSpec], policy: CallPolicy,
-                continuation: str = "") -> str:
+                thoughts: int | None, continuation: str = "") -> str:
         """The prompt text: the model's own template when it speaks the style (issue 4), else ours, then the
         text the answer continues (``continue_final_message``); a reasoning model's opened ``<think>`` lets the
         grammar admit thinking first (updates ``shape``)."""
@@ -360,14 +365,14 @@ class ChatService:
         prompt = (native if native is not None else self._render(shape.messages) + shape.prefix) + continuation
         thinking = think_mode(prompt, self._own_template) if not shape.prefix and not shape.triggers else None
         if thinking is not None:
-            budget = self._think_budget(request) if policy.mode == "required" and tools else None
-            shape.grammar = with_thinking(shape.grammar, thinking, budget) if shape.grammar is not None else None
+            shape.grammar = with_thinking(shape.grammar, thinking, thoughts) if shape.grammar is not None else None
             shape.prefix = scan_prefix(thinking)
         return prompt
 
-    def _think_budget(self, request: ChatCompletionRequest) -> int:
-        """Under required/named: thoughts bounded so the call fits ``max_tokens`` (toolproxy/reasoning.py);
-        ``reasoning_budget`` (tokens) wins over ``reasoning_effort``, then the server's setting."""
+    def _budgets(self, request: ChatCompletionRequest, style: Style, tools: list[ToolSpec]) -> tuple[int, int | None]:
+        """Under required/named: (characters of thought, characters per raw string value or None) so that the
+        thoughts and the call fit ``max_tokens`` (toolproxy/reasoning.py); ``reasoning_budget`` (tokens) wins
+        over ``reasoning_effort``, then the server's setting."""
         if request.reasoning_budget is not None:
             budget = request.reasoning_budget
         elif request.reasoning_effort is not None:
@@ -375,7 +380,10 @@ class ChatService:
         else:
             budget = self._settings.reasoning_budget
         max_tokens = request.max_completion_tokens or request.max_tokens or self._settings.default_max_tokens
-        return think_budget(budget, max_tokens)
+        thinks = self._own_template is not None and THINK_OPEN in self._own_template
+        cost = style.call_cost(tools)
+        fixed = None if cost is None else (fixed_tokens(cost[0], self._backend.count_tokens(cost[0])), cost[1])
+        return call_budgets(budget, max_tokens, fixed, thinks)
 
     def _render(self, messages: list[dict[str, str]]) -> str:
         return render_chat(

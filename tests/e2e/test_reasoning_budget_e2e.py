@@ -29,9 +29,8 @@ TOOLS = [
                                       "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
                                                      "required": ["city"]}}},
 ]
-# Qwen3.5-4B and MiniMax-M2 (XML-parameter styles) now close their thoughts within the budget, but gemma then
-# writes a string parameter without end (the call grammar's own strings are unbounded): not yet here
-TEMPLATES = ["NVIDIA-Nemotron-Nano-v2", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B"]
+# Qwen3.5-4B and MiniMax-M2: XML-parameter styles, whose raw string values are bounded too (CallPolicy.value_chars)
+TEMPLATES = ["NVIDIA-Nemotron-Nano-v2", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "Qwen3.5-4B", "MiniMax-M2"]
 CHOICES = {"required": "required", "named": {"type": "function", "function": {"name": "get_forecast"}}}
 MARKERS = ("<think>", "</think>", "<")
 

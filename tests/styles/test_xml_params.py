@@ -146,3 +146,45 @@ def test_parallel_false_admits_one_call_only(oracle: Oracle, style: str) -> None
     assert not _accepts(oracle, style, CallPolicy("required", parallel=False), two)
     calls, _, _ = _both(s.output_format(TOOLS), two)
     assert calls == [("get_weather", {"city": "Paris", "days": 3}), ("get_weather", {"city": "Rome", "days": 1})]
+
+
+@pytest.mark.parametrize("style", sorted(WRITTEN))
+def test_bounded_string_values(oracle: Oracle, style: str) -> None:
+    """``value_chars`` (required/named under max_tokens) bounds each raw string value: a ``<`` with the
+    character after it counts as one, ``</`` and the closing marker stay out; a schema's ``maxLength`` is kept
+    exactly (then no ``<`` at all) and ``minLength`` too."""
+    s = get_style(style)
+
+    def text(city: str) -> str:
+        return s.calls_text([Call("get_weather", {"city": city, "days": 3})])
+
+    bounded = CallPolicy("required", value_chars=5)
+    assert _accepts(oracle, style, bounded, text("Paris"))
+    assert _accepts(oracle, style, bounded, text("a<b c"))  # 5 characters, 4 units
+    assert _accepts(oracle, style, bounded, text(""))
+    assert not _accepts(oracle, style, bounded, text("Parisx"))
+    assert not _accepts(oracle, style, bounded, text("a</b"))
+    assert _accepts(oracle, style, CallPolicy("required"), text("Paris, France"))  # None: unbounded
+    schema = {**PARAMETERS, "properties": {**PARAMETERS["properties"],
+                                           "city": {"type": "string", "minLength": 2, "maxLength": 3}}}
+    tools = [ToolSpec("get_weather", "Weather forecast", schema)]
+    for policy, ok, bad in ((CallPolicy("auto"), ["Rom", "NY"], ["Rome", "N", "a<b"]),
+                            (CallPolicy("required", value_chars=100), ["Rom"], ["Rome"]),
+                            (CallPolicy("required", value_chars=2), ["NY"], ["Rom"])):
+        gbnf = s.grammar(tools, policy)
+        assert gbnf is not None
+        for city in ok:
+            assert oracle.accepts(gbnf, text(city)), (policy, city)
+        for city in bad:
+            assert not oracle.accepts(gbnf, text(city)), (policy, city)
+
+
+def test_call_cost_counts_the_longest_call() -> None:
+    s = get_style("qwen3_coder")
+    short = ToolSpec("t", "", {"type": "object", "properties": {"a": {"type": "string"}}})
+    cost = s.call_cost([short, *TOOLS])
+    assert cost is not None
+    text, strings = cost
+    assert "get_weather" in text and "<parameter=days>" in text and "<parameter=metric>" in text
+    assert strings == 1
+    assert get_style("hermes").call_cost(TOOLS) is None  # JSON strings: their schema's grammar

@@ -33,11 +33,15 @@ class CallPolicy:
     ``parallel``: more than one call allowed in one answer.
     ``layout``: the whitespace of JSON inside calls (:data:`toolproxy.grammar.LAYOUTS`): ``free``, or ``dumps``
     (exactly as the templates' ``tojson`` writes it, so that the grammar alone decides more of each call).
+    ``value_chars``: at most this many characters per raw-text string value whose schema sets no smaller
+    ``maxLength`` (styles whose string arguments are raw text: :meth:`Style.call_cost`), None unbounded; the
+    service sets it under required/named so that the call fits ``max_tokens`` (toolproxy/reasoning.py).
     """
 
     mode: Literal["auto", "none", "required"]
     parallel: bool = True
     layout: Layout = "free"
+    value_chars: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,12 @@ class Style(abc.ABC):
         """Text appended to the prompt after the generation prompt; it counts as the start of the
         model's output for the scanner (the grammar covers only what follows it)."""
         return ""
+
+    def call_cost(self, tools: list[ToolSpec]) -> tuple[str, int] | None:
+        """For styles whose string arguments are raw text, unbounded unless ``policy.value_chars`` bounds
+        them: (the longest call's fixed text, the most raw string values ``value_chars`` bounds in one call);
+        None: no such values (a JSON string has its schema's grammar)."""
+        return None
 
     @abc.abstractmethod
     def output_format(self, tools: list[ToolSpec]) -> OutputFormat:

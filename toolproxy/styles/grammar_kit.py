@@ -143,3 +143,23 @@ def text_excluding(builder: GrammarBuilder, name: str, markers: Sequence[str]) -
         if got != names[state]:
             raise ValueError(f"grammar rule name {names[state]!r} is already taken")
     return name
+
+
+def bounded_text_excluding(builder: GrammarBuilder, name: str, marker: str, lo: int, hi: int, *,
+                           pairs: bool = True) -> str:
+    """``lo`` to ``hi`` units of text that cannot contain ``marker`` (whose first character occurs nowhere
+    else in it, as in ``</parameter>``), for a raw value whose length must be bounded. A unit is one
+    character other than the marker's first, or (``pairs``) that first character with the one after it,
+    which neither continues the marker nor starts it again: ``<`` then anything but ``/`` and ``<``. So the
+    text holds no ``</``, no ``<<`` and does not end with ``<``; with ``pairs`` false it holds no ``<`` at all
+    and ``hi`` counts characters exactly. ``hi`` at most llama.cpp's repetition limit (2000)."""
+    first = marker[0]
+    if len(marker) < 2 or first in marker[1:] or marker[1] == first or not 0 <= lo <= hi:
+        raise ValueError(f"no bounded text for the marker {marker!r} ({lo}..{hi})")
+    head = _class_char(first)
+    unit = f"[^{head}]"
+    if pairs:
+        unit = builder.add_rule(f"{name}-unit", f"{unit} | {gbnf_literal(first)} [^{head}{_class_char(marker[1])}]")
+    if hi == 0:
+        return builder.add_rule(name, '""')
+    return builder.add_rule(name, f"{unit}{{{lo},{hi}}}" if (lo, hi) != (0, 1) else f"{unit}?")

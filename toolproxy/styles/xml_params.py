@@ -19,7 +19,9 @@ a named tool) = the calls; ``none`` = text; ``parallel`` false = one call. A cal
 parameters (in the schema's order), then any of its optional ones; a string parameter is raw text that
 cannot contain the value's closing marker (one of its ``enum`` values when it has one), any other parameter
 its JSON-schema grammar. A schema that is not a plain object of properties admits any parameter names with
-raw values.
+raw values. A raw string value is bounded (:func:`~toolproxy.styles.grammar_kit.bounded_text_excluding`) by its
+schema's ``maxLength`` / ``minLength``, and under required/named by ``CallPolicy.value_chars``, which the service
+sets from ``max_tokens`` so that the call always fits (:meth:`XmlParams.call_cost`, toolproxy/reasoning.py).
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ from toolproxy.parsing.format import OutputFormat, Region, XmlParamsBody
 from toolproxy.protocol import ChatMessage
 from toolproxy.styles.base import CallPolicy, ToolSpec
 from toolproxy.styles.common import Call, dumps
-from toolproxy.styles.grammar_kit import text_excluding
+from toolproxy.styles.grammar_kit import bounded_text_excluding, text_excluding
 from toolproxy.styles.prompting import ComposedStyle
 from toolproxy.styles.pyliteral import PyLiteralGrammar
+
+BOUND_LIMIT = 2000  # llama.cpp's largest exact repetition count
 
 
 def _is_string_schema(schema: Any) -> bool:
@@ -126,7 +130,8 @@ class XmlParams(ComposedStyle):
             return ""
         return f"{gbnf_literal(self.NL)}?" if self.LOOSE_NL else gbnf_literal(self.NL)
 
-    def _param(self, b: GrammarBuilder, raw: str, tool: ToolSpec, key: str | None, schema: Any) -> str:
+    def _param(self, b: GrammarBuilder, raw: str, tool: ToolSpec, key: str | None, schema: Any,
+               chars: int | None = None) -> str:
         nl = self._nl()
         name = gbnf_literal(key) if key is not None else text_key(b, self.KEY_CLOSE)
         is_string = key is None or _is_string_schema(schema)
@@ -135,7 +140,7 @@ class XmlParams(ComposedStyle):
             if isinstance(enum, list) and enum and all(isinstance(e, str) for e in enum):
                 value = "( " + " | ".join(gbnf_literal(e) for e in enum) + " )"
             else:
-                value = raw
+                value = self._raw_value(b, raw, schema, chars)
         else:
             value = b.add_schema(schema if isinstance(schema, dict | bool) else {}, f"{tool.name}-{key}")
             if self.PY_VALUES:
@@ -156,14 +161,47 @@ class XmlParams(ComposedStyle):
             return json_value
         return f"( {json_value} | {python} )"
 
-    def _call(self, b: GrammarBuilder, raw: str, tool: ToolSpec) -> str:
+    def _raw_value(self, b: GrammarBuilder, raw: str, schema: Any, chars: int | None) -> str:
+        """A raw string value: at most the schema's ``maxLength`` characters (exactly: no ``<`` then) and at
+        most ``chars`` units (:func:`bounded_text_excluding`), else ``raw`` (unbounded)."""
+        lo = schema.get("minLength", 0) if isinstance(schema, dict) else 0
+        top = schema.get("maxLength") if isinstance(schema, dict) else None
+        exact = isinstance(top, int) and (chars is None or top <= chars)
+        bounds = [n for n in (top, chars) if isinstance(n, int) and not isinstance(n, bool)]
+        if not bounds or not isinstance(lo, int) or isinstance(lo, bool):
+            return raw
+        hi = max(lo, min(bounds))
+        if hi > BOUND_LIMIT:
+            return raw
+        try:
+            return bounded_text_excluding(b, f"xml-raw-{lo}-{hi}{'-exact' if exact else ''}", self.VALUE_CLOSE,
+                                          lo, hi, pairs=not exact)
+        except ValueError:  # a closing marker without a bounded form: unbounded, as before
+            return raw
+
+    def call_cost(self, tools: list[ToolSpec]) -> tuple[str, int] | None:
+        """The longest call's text with empty raw values, the longest enum value or an 8-digit number for
+        the others (a guess: their grammars are unbounded), and the most raw string values in one call."""
+        fixed, strings = "", 0
+        for tool in tools:
+            props = _properties(tool)
+            if props is None:
+                continue
+            args = {k: _sample(s) for k, s in props.items()}
+            text = "\n" * self.LEAD + self.calls_text([Call(name=tool.name, arguments=args)])
+            fixed = max(fixed, text, key=lambda t: len(t.encode()))
+            strings = max(strings, sum(1 for k, s in props.items() if args[k] == "" and _is_string_schema(s)))
+        return (fixed, strings) if fixed else None
+
+    def _call(self, b: GrammarBuilder, raw: str, tool: ToolSpec, chars: int | None = None) -> str:
         props = _properties(tool)
         if props is None:
             params = f"( {self._param(b, raw, tool, None, None)} )*"
         else:
             required = [k for k in (tool.parameters.get("required") or []) if k in props]
-            parts = [self._param(b, raw, tool, k, props[k]) for k in required]
-            parts += [f"( {self._param(b, raw, tool, k, s)} )?" for k, s in props.items() if k not in required]
+            parts = [self._param(b, raw, tool, k, props[k], chars) for k in required]
+            parts += [f"( {self._param(b, raw, tool, k, s, chars)} )?" for k, s in props.items()
+                      if k not in required]
             params = " ".join(parts)
         nl = self._nl()
         head = (f"{gbnf_literal(self.NAME_OPEN + tool.name + self.NAME_CLOSE)} {nl}" if self.NAME_OPEN
@@ -171,11 +209,11 @@ class XmlParams(ComposedStyle):
         close = f"{gbnf_literal(self.CALL_CLOSE)} {nl}" if self.CALL_CLOSE else ""
         return b.add_rule(f"call-{tool.name}", f"{head} {params} {close}")
 
-    def _calls(self, b: GrammarBuilder, tools: list[ToolSpec], parallel: bool) -> str:
+    def _calls(self, b: GrammarBuilder, tools: list[ToolSpec], parallel: bool, chars: int | None = None) -> str:
         raw = text_excluding(b, "xml-raw", [self.VALUE_CLOSE])  # one rule for every raw string value
         if self.PY_VALUES:  # the Python-literal rules first: the JSON rules' identical bodies then share them
             PyLiteralGrammar(b).base("py-any")
-        call = b.add_rule("call", " | ".join(self._call(b, raw, t) for t in tools))
+        call = b.add_rule("call", " | ".join(self._call(b, raw, t, chars) for t in tools))
         nl = self._nl()
         lead = nl if self.NAME_OPEN else ""
         if self.PER_CALL:
@@ -195,7 +233,7 @@ class XmlParams(ComposedStyle):
         text = text_excluding(b, "text", [self.REGION_OPEN, *self.OUTER[:1]])
         if policy.mode == "none" or not tools:
             return b.build(text)
-        calls = self._calls(b, tools, policy.parallel)
+        calls = self._calls(b, tools, policy.parallel, policy.value_chars)
         if policy.mode == "required":
             return b.build(f'"\\n"{{0,{self.LEAD}}} {calls}' if self.LEAD else calls)
         return b.build(f"{text} {calls}?")
@@ -213,6 +251,15 @@ class XmlParams(ComposedStyle):
         )
         return OutputFormat(regions=(Region(self.REGION_OPEN, body, end=self.REGION_CLOSE),), think=self.THINK,
                             silent=self.OUTER)
+
+
+def _sample(schema: Any) -> Any:
+    """A value standing for a parameter's longest text in :meth:`XmlParams.call_cost`: "" for a raw
+    string, the longest enum value, else an 8-character number."""
+    enum = schema.get("enum") if isinstance(schema, dict) else None
+    if isinstance(enum, list) and enum:
+        return max(enum, key=lambda e: len(e if isinstance(e, str) else dumps(e)))
+    return "" if _is_string_schema(schema) else 12345678
 
 
 def text_key(b: GrammarBuilder, close: str) -> str:
@@ -298,6 +345,7 @@ class DsmlV4(Dsml):
     description: ClassVar[str] = f'<{DSML}tool_calls><{DSML}invoke name="NAME">... (DeepSeek V4)'
     REGION_OPEN = f"<{DSML}tool_calls>"
     REGION_CLOSE = f"</{DSML}tool_calls>"
+
 
 HY = ":opensource"
 
