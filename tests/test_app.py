@@ -88,12 +88,25 @@ def test_health_and_models(base_url: str) -> None:
         ({"tools": [{"type": "function", "function": {"name": ""}}]}, "tools"),
         ({"tool_choice": "sometimes", "tools": TOOLS}, "tool_choice"),
         ({"n": 3}, "n"),
+        ({"reasoning_effort": "extreme"}, "reasoning_effort"),
+        ({"reasoning_budget": -1}, "reasoning_budget"),
+        ({"reasoning_budget": "lots"}, "reasoning_budget"),
     ],
 )
 def test_bad_requests_are_400_in_openai_shape(base_url: str, body: dict[str, object], param_part: str) -> None:
     error = _error(chat(base_url, **body), 400)
     assert error["type"] == "invalid_request_error"
     assert param_part in str(error["param"]) or param_part in str(error["message"])
+
+
+@pytest.mark.parametrize(("field", "value", "words"), [
+    ("reasoning_effort", "extreme", "low"),  # the message lists the values it takes
+    ("reasoning_budget", -1, "greater than or equal to 0"),
+])
+def test_bad_reasoning_fields_name_the_field(base_url: str, field: str, value: object, words: str) -> None:
+    error = _error(chat(base_url, **{field: value}), 400)
+    assert (error["type"], error["param"]) == ("invalid_request_error", field), error
+    assert words in str(error["message"]), error
 
 
 def test_invalid_json_body(base_url: str) -> None:
