@@ -7,6 +7,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from toolproxy.backends._grammar import GrammarGate
 from toolproxy.backends._jump import forced_tokens
 from toolproxy.backends._llama import LlamaRuntime
@@ -70,108 +73,140 @@ def _arm(rt: LlamaRuntime, gate: GrammarGate, text: bytes) -> None:
 
 
 def run_job(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
-    """Generate for ``job``; emit text pieces and a final GenerationDone unless cancelled first."""
+    """Generate for ``job`` alone on sequence 0; emit text pieces and a final GenerationDone unless cancelled."""
     try:
         if job.cancelled.is_set():
             return
-        _generate(rt, job, emit)
+        reused = rt.load_prompt(job.tokens, job.cancelled.is_set)
+        if reused is None:  # abandoned while its prompt was being evaluated
+            return
+        job.reused_tokens = reused
+        gen = Generation(rt, job, emit)
+        batch = gen.first_batch()
+        while batch is not None:
+            if batch:
+                rt.decode(batch)
+            batch = gen.step(rt.logits())
     finally:
         job.close()
 
 
-def _generate(rt: LlamaRuntime, job: Job, emit: Emit) -> None:
-    req = job.request
-    reused = rt.load_prompt(job.tokens, job.cancelled.is_set)
-    if reused is None:  # abandoned while its prompt was being evaluated
-        return
-    job.reused_tokens = reused
-    gate = job.gate
-    if gate is not None:
-        gate.index = rt.vocab_index()
-    picker = TokenPicker(
-        temperature=req.temperature, top_p=req.top_p, seed=req.seed, gate=None, reference=job.reference_grammar,
-        closing=rt.closing() if gate is not None else None, top_k=req.top_k, min_p=req.min_p,
-    )
-    adjuster = LogitAdjuster(req, job.tokens)
-    logprobs = _Logprobs(req.logprobs)
-    job.stats = picker.stats
-    lazy = _LazyTrigger(req.grammar_triggers if gate is not None else ())
-    if gate is not None and lazy.active:
-        picker.gate = gate
-    scanner = StopScanner(req.stop)
-    # Forced tokens have no distribution of their own: with logprobs wanted every token is chosen.
-    probe = rt.byte_probe() if gate is not None and job.jump_forward and not logprobs.wanted else None
-    finish: str = "length"
-    n_gen = 0
-    batch: list[int] = []  # the tokens chosen or forced since the last decode
-    while not job.cancelled.is_set():
-        if probe is not None and picker.gate is not None:  # jump-forward: what the grammar alone decides
-            t1 = time.perf_counter()
-            room = min(job.limit - n_gen, rt.n_ctx - len(rt.cached) - len(batch), rt.n_batch - len(batch))
-            for forced, forced_piece in forced_tokens(rt, picker.gate, probe, room):
-                if not picker.gate.allows(forced):
-                    break
-                picker.gate.accept(forced, forced_piece)
-                adjuster.accept(forced)
-                batch.append(forced)
-                n_gen += 1
-                picker.stats.forced += 1
-                text = scanner.feed(forced_piece)
-                if text:
-                    emit(TextPiece(text))
-                if scanner.stopped:
-                    break
-            picker.stats.seconds += time.perf_counter() - t1
-            if scanner.stopped:
-                finish = "stop"
-                break
-        if n_gen >= job.limit or len(rt.cached) >= rt.n_ctx:
-            break
-        if batch:
-            picker.stats.decodes += 1
-            rt.decode(batch)
-            batch = []
-            if job.cancelled.is_set():
-                break
+class Generation:
+    """One job's generation after its prompt, as steps: the caller decodes each returned batch on the job's
+    sequence and hands back the logits of its last token (the sequential loop above, or the batched
+    scheduler of several sequences, :mod:`toolproxy.backends._scheduler`)."""
+
+    def __init__(self, rt: LlamaRuntime, job: Job, emit: Emit) -> None:
+        req = job.request
+        self.rt, self.job, self.emit = rt, job, emit
+        gate = job.gate
+        if gate is not None:
+            gate.index = rt.vocab_index()
+        self.picker = TokenPicker(
+            temperature=req.temperature, top_p=req.top_p, seed=req.seed, gate=None,
+            reference=job.reference_grammar, closing=rt.closing() if gate is not None else None,
+            top_k=req.top_k, min_p=req.min_p,
+        )
+        self.adjuster = LogitAdjuster(req, job.tokens)
+        self.logprobs = _Logprobs(req.logprobs)
+        job.stats = self.picker.stats
+        self.lazy = _LazyTrigger(req.grammar_triggers if gate is not None else ())
+        if gate is not None and self.lazy.active:
+            self.picker.gate = gate
+        self.scanner = StopScanner(req.stop)
+        # Forced tokens have no distribution of their own: with logprobs wanted every token is chosen.
+        self.probe = rt.byte_probe() if gate is not None and job.jump_forward and not self.logprobs.wanted else None
+        self.n_gen = 0
+        self.n_past = len(job.tokens)  # tokens of this sequence in the KV cache once the last batch is decoded
+
+    def first_batch(self) -> list[int] | None:
+        """What the grammar forces before the model has chosen anything ([] when nothing: then call
+        :meth:`step` with the prompt's logits); None when the generation is already over."""
+        return self._forced([])
+
+    def step(self, logits: npt.NDArray[np.float32]) -> list[int] | None:
+        """Choose the next token from the logits of the last decoded token; the tokens to decode next (the
+        chosen one and those the grammar then forces), or None when the generation is over."""
+        job, picker, rt = self.job, self.picker, self.rt
+        if job.cancelled.is_set():
+            return None
         t0 = time.perf_counter()
-        logits = adjuster.apply(rt.logits())
+        logits = self.adjuster.apply(logits)
         tok = picker.pick(logits)
         if tok is None:
             raise BackendError("the grammar allows no further token (dead end)")
         if rt.is_eog(tok):
-            finish = "stop"
-            break
-        n_gen += 1
+            self._finish("stop")
+            return None
+        self.n_gen += 1
         piece = rt.piece(tok)
-        adjuster.accept(tok)
-        if logprobs.wanted:  # before the grammar moves on: the distribution this token was drawn from
+        self.adjuster.accept(tok)
+        if self.logprobs.wanted:  # before the grammar moves on: the distribution this token was drawn from
             masked = picker.gate.mask_candidates(logits)[0] if picker.gate is not None else logits
-            logprobs.add(token_logprob(masked, tok, logprobs.n_top, rt.piece))
+            self.logprobs.add(token_logprob(masked, tok, self.logprobs.n_top, rt.piece))
+        gate = job.gate
         if picker.gate is not None:
             picker.gate.accept(tok, piece)
         elif gate is not None:
-            armed = lazy.observe(piece)
+            armed = self.lazy.observe(piece)
             if armed is not None:
                 _arm(rt, gate, armed)
                 picker.gate = gate
         picker.stats.seconds += time.perf_counter() - t0
+        scanner = self.scanner
         text = scanner.feed(piece)
         if scanner.stopped:
-            logprobs.cut(len(scanner.text.encode()))
+            self.logprobs.cut(len(scanner.text.encode()))
         if text:
-            emit(TextPiece(text, logprobs.take()))
+            self.emit(TextPiece(text, self.logprobs.take()))
         if scanner.stopped:
-            finish = "stop"
-            break
-        batch.append(tok)
-    if job.cancelled.is_set():
-        return
-    tail = scanner.flush()
-    pending = logprobs.take()
-    if tail or pending:
-        emit(TextPiece(tail, pending))
-    emit(GenerationDone(finish_reason="stop" if finish == "stop" else "length", prompt_tokens=len(job.tokens),
-                        completion_tokens=n_gen, stop_sequence=scanner.matched))
+            self._finish("stop")
+            return None
+        return self._forced([tok])
+
+    def _forced(self, batch: list[int]) -> list[int] | None:
+        """``batch`` and the tokens the grammar forces after it (jump-forward), or None when over."""
+        job, picker, rt, scanner = self.job, self.picker, self.rt, self.scanner
+        if self.probe is not None and picker.gate is not None:
+            t1 = time.perf_counter()
+            room = min(job.limit - self.n_gen, rt.n_ctx - self.n_past - len(batch), rt.n_batch - len(batch))
+            for forced, forced_piece in forced_tokens(rt, picker.gate, self.probe, room):
+                if not picker.gate.allows(forced):
+                    break
+                picker.gate.accept(forced, forced_piece)
+                self.adjuster.accept(forced)
+                batch.append(forced)
+                self.n_gen += 1
+                picker.stats.forced += 1
+                text = scanner.feed(forced_piece)
+                if text:
+                    self.emit(TextPiece(text))
+                if scanner.stopped:
+                    break
+            picker.stats.seconds += time.perf_counter() - t1
+            if scanner.stopped:
+                self._finish("stop")
+                return None
+        if job.cancelled.is_set():
+            return None
+        if self.n_gen >= job.limit or self.n_past >= rt.n_ctx:
+            self._finish("length")
+            return None
+        if batch:
+            picker.stats.decodes += 1
+            self.n_past += len(batch)
+        return batch
+
+    def _finish(self, finish: str) -> None:
+        if self.job.cancelled.is_set():
+            return
+        tail = self.scanner.flush()
+        pending = self.logprobs.take()
+        if tail or pending:
+            self.emit(TextPiece(tail, pending))
+        self.emit(GenerationDone(finish_reason="stop" if finish == "stop" else "length",
+                                 prompt_tokens=len(self.job.tokens), completion_tokens=self.n_gen,
+                                 stop_sequence=self.scanner.matched))
 
 
 class _Logprobs:
