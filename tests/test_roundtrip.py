@@ -127,8 +127,8 @@ _NOT_YET = "the family's syntax is not a data entry yet (issue 15, the templates
 _FIRST_CALL_ONLY = "the template renders only a turn's first call (message.tool_calls[0]): no parallel calls"
 EXPECTED_FAILURES: dict[tuple[str, str], str] = {
     **{(stem, case): _NOT_YET for stem in (
-        "Kimi-K3", "MiniMax-M3", "google-gemma-4-31B-it-interleaved", "google-gemma-4-31B-it", "muse-glimmer",
-        "openbmb-MiniCPM5-1B") for case in CASES},
+        "Kimi-K3", "MiniMax-M3", "google-gemma-4-31B-it-interleaved", "google-gemma-4-31B-it", "muse-glimmer")
+        for case in CASES},
     **{(stem, "parallel"): "the template raises 'This model only supports single tool-calls at once!'" for stem in (
         "meta-llama-Llama-3.1-8B-Instruct", "meta-llama-Llama-3.2-3B-Instruct", "meta-llama-Llama-3.3-70B-Instruct")},
     **{(stem, "parallel"): _FIRST_CALL_ONLY for stem in (

@@ -19,6 +19,7 @@ from toolproxy.parsing import (
     PythonCallsBody,
     Region,
     TextDelta,
+    XmlParamsBody,
     collect,
     parse_text,
 )
@@ -239,3 +240,22 @@ def test_arguments_survive_any_json_formatting() -> None:
         assert parsed.calls[0].arguments == json.dumps(value, ensure_ascii=False, separators=(",", ":")) or (
             "\\u" in encoded or "\\/" in encoded
         )
+
+
+MINICPM = OutputFormat(regions=(Region('<function name="', XmlParamsBody(
+    '<param name="', '">', "</param>", name_sep='">', cdata=True, strings=(("f", ("s",)),)), end="</function>"),))
+
+
+@pytest.mark.parametrize("raw, value", [
+    ("<![CDATA[a < b & c\nd]]>", "a < b & c\nd"),  # the wrapper is not part of the value
+    ("<!-- not CDATA -->", "<!-- not CDATA -->"),  # a start that only looked like one is kept
+    ("x ]]> y", "x ]]> y"),  # no opening wrapper: a closing one is text
+])
+def test_cdata_strings_and_a_name_ending_at_its_separator(raw: str, value: str) -> None:
+    text = f'<function name="f"><param name="s">{raw}</param><param name="n">True</param></function>'
+    whole = parse_text(MINICPM, text)
+    assert [(c.name, json.loads(c.arguments)) for c in whole.calls] == [("f", {"s": value, "n": True})]
+    events, _ = scan(MINICPM, chunks(text, None))  # one character at a time
+    check_event_rules(events)
+    streamed = collect(events)
+    assert [(c.name, c.arguments) for c in streamed.calls] == [(c.name, c.arguments) for c in whole.calls]

@@ -95,7 +95,10 @@ class XmlParamsBody:
     whitespace or ``<``; one call per region); ``name_close`` ends a name after ``name_open``. ``param_open``
     starts a parameter, its key ends at ``key_close``; ``value_open`` (optional) starts the value (whatever
     stands between ``key_close`` and it is ignored: DSML's ``string="true"``), ``value_close`` ends it.
-    ``name_sep``: a literal that follows a bare name (Hunyuan's ``<tool_sep:opensource>``).
+    ``name_sep``: a literal that follows a bare name (Hunyuan's ``<tool_sep:opensource>``; MiniCPM5's ``">`` after
+    ``<function name="``: a bare name also ends where ``name_sep`` does).
+    ``cdata``: a string value may be wrapped in ``<![CDATA[...]]>`` (MiniCPM5 wraps one holding ``<``, ``&`` or a
+    newline): the wrapper is not part of the value.
     ``call_close`` ends a call ("" = the call ends where no further parameter follows). ``trim_newline``:
     one newline right after the value's start and one right before its end belong to the layout.
     ``strings``: per tool, the parameters whose schema type is string: their value is always a string;
@@ -111,6 +114,7 @@ class XmlParamsBody:
     value_open: str = ""
     call_close: str = ""
     trim_newline: bool = False
+    cdata: bool = False
     strings: tuple[tuple[str, tuple[str, ...]], ...] = ()
     max_name_len: int = 256
 

@@ -25,6 +25,8 @@ def _not_json(name: str) -> object:
     raise ValueError(f"{name} is not JSON")  # Python's json reads NaN / Infinity; clients' parsers do not
 
 
+CDATA_OPEN = "<![CDATA["
+CDATA_CLOSE = "]]>"
 MAX_LITERAL = 10_000  # characters of a Python literal read back (ast's cost grows with the nesting)
 
 
@@ -114,6 +116,11 @@ class XmlParamsParser:
             if not b.name_open and (c.isspace() or c == "<"):
                 return self._named(i, i)
             self._name += c
+            if not b.name_open and b.name_sep and self._name.endswith(b.name_sep):
+                self._name = self._name[: -len(b.name_sep)]
+                after = self._named(i, i + 1)
+                self._state = "param"  # the separator is read
+                return after
             if b.name_open and self._name.endswith(b.name_close):
                 self._name = self._name[: -len(b.name_close)]
                 return self._named(i, i + 1)
@@ -196,13 +203,18 @@ class XmlParamsParser:
         self._state = "value"
 
     def _trimmed_start(self, raw: str) -> int:
+        if self._b.cdata and raw.startswith(CDATA_OPEN):
+            return len(CDATA_OPEN)
         return 1 if self._b.trim_newline and raw.startswith("\n") else 0
 
     def _stream_string(self) -> None:
         raw = self._acc
         if self._b.trim_newline and not raw:
             return
-        safe = len(raw) - held_suffix(raw, self._b.value_close)
+        if self._b.cdata and CDATA_OPEN.startswith(raw):
+            return  # maybe the start of a CDATA wrapper: nothing is sure yet
+        close = CDATA_CLOSE + self._b.value_close if self._b.cdata and raw.startswith(CDATA_OPEN) else ""
+        safe = len(raw) - max(held_suffix(raw, self._b.value_close), held_suffix(raw, close) if close else 0)
         if self._b.trim_newline and safe > 0 and raw[safe - 1] == "\n":
             safe -= 1
         start = max(self._sent, self._trimmed_start(raw))
@@ -215,6 +227,8 @@ class XmlParamsParser:
         assert self._index is not None
         start = self._trimmed_start(raw)
         end = len(raw) - 1 if self._b.trim_newline and raw.endswith("\n") and len(raw) > start else len(raw)
+        if start == len(CDATA_OPEN) and self._b.cdata and raw.endswith(CDATA_CLOSE):
+            end = len(raw) - len(CDATA_CLOSE)
         if self._is_string:
             rest = raw[max(self._sent, start):end]
             self._out.args(self._index, _piece(rest) + '"')

@@ -45,6 +45,7 @@ STYLES: dict[str, str] = {
     "dsml": "toolproxy.styles.xml_params:Dsml",
     "dsml_v4": "toolproxy.styles.xml_params:DsmlV4",
     "hunyuan": "toolproxy.styles.xml_params:Hunyuan3",
+    "minicpm5": "toolproxy.styles.xml_params:MiniCpm5",
 }
 
 

@@ -78,6 +78,8 @@ class XmlParams(ComposedStyle):
     NL: ClassVar[str] = "\n"
     LOOSE_NL: ClassVar[bool] = False  # the grammar admits the layout newlines or none (GLM 4.6 vs 4.7)
     PER_CALL: ClassVar[bool] = True
+    REGION_SEP: ClassVar[str | None] = None  # between two calls' regions (None: ``NL``)
+    CDATA: ClassVar[bool] = False  # a string holding ``<``, ``&`` or a newline is wrapped in <![CDATA[...]]>
     OUTER: ClassVar[tuple[str, str] | tuple[()]] = ()
     """Markers around all the calls, outside their regions (Hunyuan's ``<tool_calls:opensource>``): written in
     history and grammar, silent to the scanner."""
@@ -96,6 +98,8 @@ class XmlParams(ComposedStyle):
 
     def _value_text(self, value: Any) -> str:
         text = value if isinstance(value, str) else dumps(value)
+        if self.CDATA and isinstance(value, str) and any(c in value for c in "<&\n"):
+            text = f"<![CDATA[{text}]]>"
         return f"\n{text}\n" if self.TRIM_NEWLINE else text
 
     def _call_text(self, call: Call) -> str:
@@ -114,8 +118,9 @@ class XmlParams(ComposedStyle):
     def calls_text(self, calls: list[Call]) -> str:
         nl = self.NL
         if self.PER_CALL:
-            text = nl.join(f"{self.REGION_OPEN}{nl if self.NAME_OPEN else ''}{self._call_text(c)}{self.REGION_CLOSE}"
-                           for c in calls)
+            lead = nl if self.NAME_OPEN else ""
+            text = self._region_sep().join(f"{self.REGION_OPEN}{lead}{self._call_text(c)}{self.REGION_CLOSE}"
+                                           for c in calls)
         else:
             text = f"{self.REGION_OPEN}{nl}{''.join(self._call_text(c) for c in calls)}{self.REGION_CLOSE}"
         return f"{self.OUTER[0]}{nl}{text}{nl}{self.OUTER[1]}" if self.OUTER else text
@@ -124,6 +129,9 @@ class XmlParams(ComposedStyle):
         return "\n".join(part for part in (text, self.calls_text(calls) if calls else "") if part)
 
     # ------------------------------------------------------------------ grammar
+
+    def _region_sep(self) -> str:
+        return self.NL if self.REGION_SEP is None else self.REGION_SEP
 
     def _nl(self) -> str:
         if not self.NL:
@@ -219,7 +227,8 @@ class XmlParams(ComposedStyle):
         if self.PER_CALL:
             one = b.add_rule("call-region", f"{gbnf_literal(self.REGION_OPEN)} {lead} {call} "
                                             f"{gbnf_literal(self.REGION_CLOSE)}")
-            gap = f"{gbnf_literal(self.NL)}?" if self.NL else ""  # StepFun 3.5 writes the regions back to back
+            sep = self._region_sep()
+            gap = f"{gbnf_literal(sep)}?" if sep else ""  # StepFun 3.5 writes the regions back to back
             calls = f"{one} ( {gap} {one} )*" if parallel else one
         else:
             many = f"{call}+" if parallel else call
@@ -248,6 +257,7 @@ class XmlParams(ComposedStyle):
             param_open=self.PARAM_OPEN, key_close=self.KEY_CLOSE, value_close=self.VALUE_CLOSE,
             name_open=self.NAME_OPEN, name_close=self.NAME_CLOSE, value_open=self.VALUE_OPEN,
             call_close=self.CALL_CLOSE, trim_newline=self.TRIM_NEWLINE, strings=strings, name_sep=self.NAME_SEP,
+            cdata=self.CDATA,
         )
         return OutputFormat(regions=(Region(self.REGION_OPEN, body, end=self.REGION_CLOSE),), think=self.THINK,
                             silent=self.OUTER)
@@ -365,3 +375,21 @@ class Hunyuan3(XmlParams):
     VALUE_CLOSE = f"</arg_value{HY}>"
     OUTER = (f"<tool_calls{HY}>", f"</tool_calls{HY}>")
     THINK = (f"<think{HY}>", f"</think{HY}>")
+
+
+class MiniCpm5(XmlParams):
+    """MiniCPM5: ``<function name="NAME"><param name="k">v</param></function>`` per call, no layout inside a call,
+    non-string values as Jinja's ``| string`` writes them, a string holding ``<``, ``&`` or a newline in CDATA."""
+
+    name: ClassVar[str] = "minicpm5"
+    description: ClassVar[str] = '<function name="NAME"><param name="k">v</param></function> (MiniCPM5)'
+    REGION_OPEN = '<function name="'
+    REGION_CLOSE = "</function>"
+    NAME_SEP = '">'
+    PARAM_OPEN = '<param name="'
+    KEY_CLOSE = '">'
+    VALUE_CLOSE = "</param>"
+    NL = ""
+    REGION_SEP = "\n"
+    PY_VALUES = True
+    CDATA = True
