@@ -59,6 +59,7 @@ RULES: tuple[Rule, ...] = (
     Rule("minimax_m2", ("<minimax:tool_call>", '<invoke name="'), "MiniMax M2 (XML invoke)"),
     Rule("dsml", ("\uff5cDSML\uff5c", "'function_calls>"), "DeepSeek V3.2 (DSML invoke)"),
     Rule("dsml_v4", ("\uff5cDSML\uff5c", "'tool_calls>"), "DeepSeek V4 (DSML invoke)"),
+    Rule("gemma4", ("<|tool_call>", '<|"|>'), "Gemma 4 (call:NAME{k:<|\"|>v<|\"|>})"),
     Rule("minicpm5", ('<function name="', '<param name="', "CDATA"), "MiniCPM5 (<function name=..><param name=..>)"),
     Rule("hunyuan", ("tool_sep{}>", "HYTK = ':opensource'"), "Hunyuan 3 (Hy3, <tool_call:opensource> tags)"),
     Rule("qwen3_coder", ("<tool_call>", "<function=", "<parameter="), "Qwen3-Coder / Qwen3.5 / Nemotron 3 (XML)"),

@@ -7,6 +7,7 @@ from toolproxy.parsing.events import ArgsDelta, CallEnd, CallStart, Event, Reaso
 from toolproxy.parsing.format import (
     PLAIN_TEXT,
     CallKeys,
+    GemmaCallBody,
     JsonBody,
     NamedCallBody,
     OutputFormat,
@@ -24,6 +25,7 @@ __all__ = [
     "CallKeys",
     "CallStart",
     "Event",
+    "GemmaCallBody",
     "JsonBody",
     "NamedCallBody",
     "OutputFormat",

@@ -12,7 +12,17 @@ import contextlib
 
 from toolproxy.parsing.emitter import Emitter
 from toolproxy.parsing.failure import BodyFailure
-from toolproxy.parsing.format import Body, CallKeys, JsonBody, NamedCallBody, PathPattern, PythonCallsBody, Role
+from toolproxy.parsing.format import (
+    Body,
+    CallKeys,
+    GemmaCallBody,
+    JsonBody,
+    NamedCallBody,
+    PathPattern,
+    PythonCallsBody,
+    Role,
+)
+from toolproxy.parsing.gemma import GemmaCallParser
 from toolproxy.parsing.jsonstream import JsonStream, JsonSyntaxError, Kind, PathItem
 from toolproxy.parsing.pythonic import PythonCallError, call_from_source
 from toolproxy.parsing.xmlparams import XmlParamsParser
@@ -372,7 +382,7 @@ class PythonCallsParser:
         return None
 
 
-BodyParser = JsonBodyParser | NamedCallParser | PythonCallsParser | XmlParamsParser
+BodyParser = JsonBodyParser | NamedCallParser | PythonCallsParser | XmlParamsParser | GemmaCallParser
 
 
 def body_parser(body: Body, out: Emitter) -> BodyParser:
@@ -382,4 +392,6 @@ def body_parser(body: Body, out: Emitter) -> BodyParser:
         return NamedCallParser(body, out)
     if isinstance(body, PythonCallsBody):
         return PythonCallsParser(out)
+    if isinstance(body, GemmaCallBody):
+        return GemmaCallParser(out)
     return XmlParamsParser(body, out)

@@ -12,6 +12,7 @@ A style never writes streaming code; it describes its output with an :class:`Out
   * :class:`NamedCallBody` -- ``NAME<name_end>{json arguments}`` (functionary, ``<function=NAME>``,
     ``>>>NAME\\n``), optionally ``NAME<id_marker>ID<name_end>{json}`` (Mistral Small 3.2's ``[CALL_ID]``).
   * :class:`PythonCallsBody` -- ``[f(a=1), g(b="x")]`` parsed with :mod:`ast` (never ``eval``).
+  * :class:`GemmaCallBody` -- Gemma 4's ``call:NAME{key:<|"|>text<|"|>,n:3}`` (:mod:`.gemma`).
 
   ``end`` (optional) is a closing marker consumed after the body (``</tool_call>``); a missing one is
   tolerated. ``keep_start`` makes the start marker the first character(s) of the body too (``{`` or
@@ -84,6 +85,11 @@ class PythonCallsBody:
 
 
 @dataclass(frozen=True)
+class GemmaCallBody:
+    """One Gemma 4 call, ``call:NAME{key:<|"|>text<|"|>,n:3}`` (see :mod:`toolproxy.parsing.gemma`)."""
+
+
+@dataclass(frozen=True)
 class XmlParamsBody:
     """Calls whose arguments are written one parameter at a time, a string value as raw text and any other
     value as JSON (Qwen3-Coder's ``<function=NAME><parameter=k>v</parameter></function>``, GLM's
@@ -119,7 +125,7 @@ class XmlParamsBody:
     max_name_len: int = 256
 
 
-Body = JsonBody | NamedCallBody | PythonCallsBody | XmlParamsBody
+Body = JsonBody | NamedCallBody | PythonCallsBody | XmlParamsBody | GemmaCallBody
 
 
 @dataclass(frozen=True)
