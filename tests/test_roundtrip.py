@@ -8,7 +8,8 @@ and the same conversation with the assistant turn holding the case's calls; what
 the generation prompt, up to the template's end-of-turn marker, is the text the model was trained to write. That
 text (after the style's generation prefix, and after ``<think>`` when the prompt opened a think block) goes
 through the detected style's scanner, once whole and once in 1-character chunks, and through the style's
-``required`` grammar for the case's tools (wrapped for thinking as the service wraps it). A template
+grammars for the case's tools under ``required``, ``auto`` and (one call) ``required`` without parallel calls,
+wrapped for thinking as the service wraps them. A template
 *round-trips* a case when both scans come back as exactly the case's calls (argument strings equal, the
 JSON equal to the case's arguments, no other content) and the grammar accepts exactly that text.
 
@@ -293,9 +294,12 @@ def _json(text: str) -> object:
         return None
 
 
+REQUIRED = CallPolicy("required")
+
+
 @functools.cache
-def _grammar(oracle: Oracle, style_name: str, mode: str | None) -> Any:
-    gbnf = get_style(style_name).grammar(SPECS, CallPolicy("required"))
+def _grammar(oracle: Oracle, style_name: str, mode: str | None, policy: CallPolicy = REQUIRED) -> Any:
+    gbnf = get_style(style_name).grammar(SPECS, policy)
     assert gbnf is not None, style_name
     if mode is not None:
         gbnf = with_thinking(gbnf, "open" if mode == "open" else "optional")
@@ -318,8 +322,14 @@ def outcome(path: Path, case_name: str, oracle: Oracle | None) -> Outcome:
     got = [(name, _json(args)) for name, args in calls]
     if got != list(expected) or content:
         return Outcome(path.stem, case_name, r.style, "wrong", f"{r.text[:300]!r} -> {list(calls)} + {content!r}")
-    if oracle is not None and not _grammar(oracle, r.style, mode).accepts(output):
-        return Outcome(path.stem, case_name, r.style, "wrong", f"grammar ({mode}) refuses {output!r}")
+    if oracle is not None:
+        policies = [REQUIRED, CallPolicy("auto")]
+        if len(expected) == 1:
+            policies.append(CallPolicy("required", parallel=False))
+        for policy in policies:
+            if not _grammar(oracle, r.style, mode, policy).accepts(output):
+                how = f"{policy.mode}{'' if policy.parallel else ', not parallel'}, thinking {mode}"
+                return Outcome(path.stem, case_name, r.style, "wrong", f"grammar ({how}) refuses {output!r}")
     return Outcome(path.stem, case_name, r.style, "ok")
 
 
