@@ -117,7 +117,8 @@ def check_k8s(path: Path) -> None:
                 fail(f"{rel}: StatefulSet/{w['metadata']['name']} serviceName is not a headless Service here")
             else:
                 ok(f"{rel}: StatefulSet/{w['metadata']['name']} has headless Service/{spec['serviceName']}")
-                pods.update(f"{w['metadata']['name']}-{i}.{spec['serviceName']}" for i in range(spec.get("replicas", 1)))
+                name = w["metadata"]["name"]
+                pods.update(f"{name}-{i}.{spec['serviceName']}" for i in range(spec.get("replicas", 1)))
         for c in spec["template"]["spec"].get("containers", []):
             ports = {p.get("name") for p in c.get("ports", [])} | {p.get("containerPort") for p in c.get("ports", [])}
             for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
