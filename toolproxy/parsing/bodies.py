@@ -368,9 +368,7 @@ class PythonCallsParser:
                     name, arguments = call_from_source(self._call)
                 except PythonCallError as exc:
                     raise BodyFailure(i, str(exc)) from exc
-                index = self._out.call_start(name)
-                self._out.args(index, arguments)
-                self._out.call_end(index)
+                self._out.whole_call(name, arguments)
                 self._call = ""
         elif self._depth == 1 and c == ",":
             raise BodyFailure(i, "list items must be calls")

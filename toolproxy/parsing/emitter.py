@@ -113,6 +113,12 @@ class Emitter:
             return
         self._events.append(ArgsDelta(index, text))
 
+    def whole_call(self, name: str, arguments: str) -> None:
+        """A call read whole at once (its closing marker came with it): start, arguments, end."""
+        handle = self.call_start(name)
+        self.args(handle, arguments)
+        self.call_end(handle)
+
     def call_end(self, handle: int, *, complete: bool = True) -> None:
         """``complete`` False: the call was cut off or broken (its arguments may be partial)."""
         call = self._calls[handle]

@@ -143,9 +143,7 @@ class GemmaCallParser:
             name, arguments = call_from_gemma(self._call)
         except GemmaCallError as exc:
             raise BodyFailure(i, str(exc)) from exc
-        index = self._out.call_start(name)
-        self._out.args(index, arguments)
-        self._out.call_end(index)
+        self._out.whole_call(name, arguments)
         self.done = True
 
     def finish(self) -> None:
