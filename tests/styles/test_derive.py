@@ -1,0 +1,47 @@
+"""Issue 15 item 3 (first shape): a template's XML-invoke call syntax derived by rendering probe calls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.test_roundtrip import SPECS
+from toolproxy.parsing import parse_text
+from toolproxy.styles.derive import NAME, derive
+from toolproxy.styles.xml_params import MiniMaxM2
+
+TEMPLATES = Path("/work/shared/chat-templates")
+
+
+def _read(name: str) -> str:
+    return (TEMPLATES / f"{name}.jinja").read_text()
+
+
+def test_muse_glimmer_is_derived_and_its_rendered_call_scans_back() -> None:
+    found = derive(_read("muse-glimmer"))
+    assert found is not None
+    assert (found.region_open, found.name_open, found.param_open) == (
+        "<atem:function_calls>", '<atem:invoke name="', '<atem:parameter name="')
+    assert (found.value_close, found.call_close, found.region_close) == (
+        "</atem:parameter>", "</atem:invoke>", "</atem:function_calls>")
+    style = found.style_class()()
+    text = '<atem:function_calls>\n<atem:invoke name="get_weather">\n' \
+           '<atem:parameter name="city">Paris</atem:parameter>\n</atem:invoke>\n</atem:function_calls>'
+    parsed = parse_text(style.output_format(SPECS), text)
+    assert [(c.name, json.loads(c.arguments)) for c in parsed.calls] == [("get_weather", {"city": "Paris"})]
+
+
+def test_derived_markers_equal_the_minimax_m2_entry() -> None:
+    found = derive(_read("MiniMax-M2"))
+    assert found is not None
+    entry = MiniMaxM2
+    assert (found.region_open, found.region_close, found.name_open, found.name_close, found.param_open,
+            found.key_close, found.value_close, found.call_close, found.per_call) == (
+        entry.REGION_OPEN, entry.REGION_CLOSE, entry.NAME_OPEN, entry.NAME_CLOSE, entry.PARAM_OPEN,
+        entry.KEY_CLOSE, entry.VALUE_CLOSE, entry.CALL_CLOSE, entry.PER_CALL)
+    assert NAME not in entry.REGION_OPEN
+
+
+def test_template_of_another_shape_is_not_derived() -> None:
+    assert derive(_read("HuggingFaceTB-SmolLM3-3B")) is None
+    assert derive("{% for m in messages %}{{ m.content }}{% endfor %}") is None
