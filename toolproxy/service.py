@@ -49,6 +49,7 @@ from toolproxy.settings import Settings
 from toolproxy.styles import get_style
 from toolproxy.styles.base import CallPolicy, Style, ToolSpec
 from toolproxy.styles.common import tool_dicts
+from toolproxy.styles.derive import DERIVED_STYLE, derive
 from toolproxy.styles.examples import with_examples
 from toolproxy.templating import fallback_template, render_chat
 from toolproxy.tool_schema import normalize_parameters, normalize_schema
@@ -134,6 +135,13 @@ class ChatService:
         (``--eval-results DIR``); none: detected from the model's chat template. Sets :attr:`style_origin`."""
         detection = explain(self._own_template)
         self.style_origin = StyleOrigin(detection.source, detection.family)
+        self._derived: type[Style] | None = None
+        if detection.source == "fallback" and self._own_template and not settings.style:
+            found = derive(self._own_template)
+            if found is not None:
+                self._derived = found.style_class()
+                self.style_origin = StyleOrigin("derived", found.detail())
+                return DERIVED_STYLE
         if settings.style != "auto-best":
             if settings.style:
                 self.style_origin = StyleOrigin("configured", None)
@@ -153,6 +161,12 @@ class ChatService:
             log.warning("no eval results for model %r in %s; using the detected style %r", self._info.id,
                         settings.eval_results, fallback)
             return fallback
+
+    def _get_style(self, name: str) -> Style:
+        """The registry's style ``name``, or the one derived from the chat template."""
+        if name == DERIVED_STYLE and self._derived is not None:
+            return self._derived()
+        return get_style(name)
 
     @property
     def default_style(self) -> str:
@@ -251,7 +265,7 @@ class ChatService:
         request, continuation = _split_continuation(request)
         tools = _tool_specs(request, self._settings.max_tools)
         policy, tools = _policy(request, tools)
-        style = get_style(request.style or self._style)
+        style = self._get_style(request.style or self._style)
         layout = self._settings.json_layout
         policy = dataclasses.replace(policy, layout=style.json_layout if layout == "style" else layout)
         thoughts: int | None = None  # under required/named: the thoughts and raw string values bounded
@@ -336,7 +350,7 @@ class ChatService:
         """The server's default style, else hermes (JSON: any tool name), for a request whose style cannot write
         one of its tools (pythonic and a tool named ``get-weather``), logged."""
         for name in dict.fromkeys((self._style, FALLBACK_STYLE)):
-            candidate = get_style(name)
+            candidate = self._get_style(name)
             if candidate.name == style.name:
                 continue
             try:

@@ -45,3 +45,29 @@ def test_derived_markers_equal_the_minimax_m2_entry() -> None:
 def test_template_of_another_shape_is_not_derived() -> None:
     assert derive(_read("HuggingFaceTB-SmolLM3-3B")) is None
     assert derive("{% for m in messages %}{{ m.content }}{% endfor %}") is None
+
+
+def test_service_uses_and_reports_the_derived_syntax_over_http() -> None:
+    import httpx
+
+    from tests.servers import running_server
+    from toolproxy.app import create_app
+    from toolproxy.backends.scripted import ScriptedBackend, constant
+    from toolproxy.settings import Settings
+
+    output = ('<atem:function_calls>\n<atem:invoke name="get_weather">\n'
+              '<atem:parameter name="city">Paris</atem:parameter>\n</atem:invoke>\n</atem:function_calls>')
+    settings = Settings(chat_template=str(TEMPLATES / "muse-glimmer.jinja"))
+    app = create_app(settings, backend_factory=lambda _: ScriptedBackend(constant(output)))
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+    with running_server(app) as url:
+        card = httpx.get(f"{url}/v1/models").json()["data"][0]
+        reply = httpx.post(f"{url}/v1/chat/completions", json={
+            "model": "m", "messages": [{"role": "user", "content": "weather in Paris?"}], "tools": [tool],
+            "max_tokens": 64}).json()
+    assert (card["style"], card["style_source"]) == ("derived", "derived")
+    assert '<atem:invoke name="' in card["style_detail"]
+    calls = reply["choices"][0]["message"]["tool_calls"]
+    assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls] == [
+        ("get_weather", {"city": "Paris"})]

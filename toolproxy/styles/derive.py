@@ -6,7 +6,8 @@ Probe conversations with distinctive names and values are rendered; the text aro
 the value gives the markers (one element per line); the result is an :class:`XmlParams` subclass, accepted
 only when it writes every probe's calls exactly as the template does. Anything else: ``None`` (the caller
 falls back). Parallel calls are checked only for one-region templates (Muse Glimmer writes a
-turn per call, not derived yet). Not wired into detection / the service yet.
+turn per call, not derived yet). The service uses it when detection falls back (style ``derived``,
+source ``derived``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from toolproxy.styles.common import Call
 from toolproxy.styles.xml_params import XmlParams
 from toolproxy.templating import render_chat
 
+DERIVED_STYLE = "derived"
 NAME = "zq_probe_alpha"
 NAME2 = "zq_probe_beta"
 KEY = "zq_key_one"
@@ -47,9 +49,15 @@ class Derived:
     call_close: str
     per_call: bool
 
+    def detail(self) -> str:
+        """The derived markers, as ``GET /v1/models`` and the start-up log report them."""
+        return (f"derived from the chat template: {self.region_open}{self.name_open}NAME{self.name_close}"
+                f"{self.param_open}KEY{self.key_close}VALUE{self.value_close}{self.call_close}{self.region_close}"
+                f"{' (one region per call)' if self.per_call else ''}")
+
     def style_class(self) -> type[XmlParams]:
         attrs: dict[str, Any] = {
-            "name": "derived", "description": f"derived from the chat template: {self.region_open}...",
+            "name": DERIVED_STYLE, "description": f"derived from the chat template: {self.region_open}...",
             "REGION_OPEN": self.region_open, "REGION_CLOSE": self.region_close, "NAME_OPEN": self.name_open,
             "NAME_CLOSE": self.name_close, "PARAM_OPEN": self.param_open, "KEY_CLOSE": self.key_close,
             "VALUE_CLOSE": self.value_close, "CALL_CLOSE": self.call_close, "PER_CALL": self.per_call,
