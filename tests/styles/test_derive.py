@@ -71,3 +71,17 @@ def test_service_uses_and_reports_the_derived_syntax_over_http() -> None:
     calls = reply["choices"][0]["message"]["tool_calls"]
     assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls] == [
         ("get_weather", {"city": "Paris"})]
+
+
+def test_muse_glimmers_own_rendering_of_a_string_and_an_integer_scans_back() -> None:
+    from toolproxy.styles.derive import KEY, KEY2, NUMBER, PROBES, VALUE, _render
+
+    template = _read("muse-glimmer")
+    found = derive(template)
+    assert found is not None
+    text = _render(template, PROBES[1])
+    start = text.rfind("<atem:function_calls>")
+    fed = text[start:text.rfind("</atem:function_calls>") + len("</atem:function_calls>")]
+    tool = SPECS[0]
+    parsed = parse_text(found.style_class()().output_format([tool]), fed.replace(NAME, tool.name))
+    assert [(c.name, json.loads(c.arguments)) for c in parsed.calls] == [(tool.name, {KEY: VALUE, KEY2: NUMBER})]
