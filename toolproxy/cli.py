@@ -30,6 +30,8 @@ def _serve(argv: list[str]) -> int:
                         help="embedded: use fewer threads while other processes keep cores busy (default: off)")
     parser.add_argument("--jump-forward", action=argparse.BooleanOptionalAction, default=None,
                         help="embedded: decode the tokens a grammar forces in one batch (default: on)")
+    parser.add_argument("--parallel", type=int, help="embedded: generate up to N requests together in one "
+                        "context of N sequences of --ctx tokens each (default 1: one at a time)")
     parser.add_argument("--json-layout", choices=["style", "free", "dumps"],
                         help="whitespace of the JSON in tool calls: free, dumps (as json.dumps writes it: more of "
                         "each call is forced) or style (each style's measured choice, the default)")

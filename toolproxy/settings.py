@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     # passive (toolproxy/backends/_openmp.py)
     adaptive_threads: bool = False  # embedded: fewer threads while other processes keep cores busy (backends/_cpu.py)
     jump_forward: bool = True  # embedded: decode the tokens a grammar forces in one batch (backends/_jump.py)
+    parallel: int = Field(default=1, ge=1, le=64)  # embedded: requests generated together (backends/_scheduler.py)
     json_layout: Literal["style", "free", "dumps"] = "style"  # whitespace of JSON in calls (grammar.LAYOUTS);
     # style: each style's own measured choice (Style.json_layout)
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -39,10 +39,12 @@ def cpu_has_amx() -> bool:
 
 
 class LlamaRuntime:
-    """One loaded model with one context (sequence 0) and the tokens currently held in its KV cache."""
+    """One loaded model with one context of ``n_seq`` sequences, each of ``n_ctx`` tokens, and the tokens each
+    sequence currently holds in the KV cache. With one sequence, :meth:`load_prompt` / :meth:`decode` work on
+    it; with several, the scheduler uses :meth:`prepare_seq` / :meth:`decode_many`."""
 
     def __init__(self, model_path: str, *, n_ctx: int, n_threads: int, n_batch: int,
-                 adaptive_threads: bool = False) -> None:
+                 adaptive_threads: bool = False, n_seq: int = 1) -> None:
         if not os.path.isfile(model_path):
             raise BackendUnavailable(f"model file not found: {model_path}")
         logger = logging.getLogger(_LLAMA_LOGGER)
@@ -57,10 +59,11 @@ class LlamaRuntime:
         if not model:
             raise BackendUnavailable(f"llama.cpp could not load the model {model_path}")
         cparams = llama_cpp.llama_context_default_params()
-        cparams.n_ctx = n_ctx
+        cparams.n_ctx = n_ctx * n_seq  # the KV cache scales: every sequence keeps the whole n_ctx
         cparams.n_batch = n_batch
         cparams.n_ubatch = n_batch
-        cparams.n_seq_max = 1
+        cparams.n_seq_max = n_seq
+        cparams.kv_unified = False  # a fixed n_ctx of cells per sequence
         cparams.n_threads = n_threads
         cparams.n_threads_batch = n_threads
         cparams.swa_full = True  # keep every position of sliding-window layers: prefix reuse stays exact
@@ -72,13 +75,17 @@ class LlamaRuntime:
         self.ctx: Any = ctx
         self.vocab: Any = llama_cpp.llama_model_get_vocab(model)
         self.memory: Any = llama_cpp.llama_get_memory(ctx)
-        self.n_ctx = int(llama_cpp.llama_n_ctx(ctx))
+        self.n_seq = n_seq
+        self.n_ctx = int(llama_cpp.llama_n_ctx_seq(ctx)) if n_seq > 1 else int(llama_cpp.llama_n_ctx(ctx))
         self.n_batch = n_batch
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self.vocab))
         self.bos = int(llama_cpp.llama_vocab_bos(self.vocab))
         self.eos = int(llama_cpp.llama_vocab_eos(self.vocab))
         self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self.vocab))
-        self.cached: list[int] = []  # tokens whose keys/values are in the KV cache, positions 0..len-1
+        # per sequence: the tokens whose keys/values are in the KV cache, positions 0..len-1
+        self.seqs: list[list[int]] = [[] for _ in range(n_seq)]
+        self._batch: Any = None  # the multi-sequence batch (decode_many), allocated on first use
+        self._rows: list[int] = []  # decode_many: the batch row of each entry's last token
         self._piece_buf = ctypes.create_string_buffer(256)
         self._index: VocabIndex | None = None
         self._closing: Closing | None = None
@@ -174,6 +181,11 @@ class LlamaRuntime:
 
     # -- evaluation --------------------------------------------------------------------------------
 
+    @property
+    def cached(self) -> list[int]:
+        """The tokens sequence 0 holds (the one sequence of the single-sequence path)."""
+        return self.seqs[0]
+
     def load_prompt(self, tokens: Sequence[int], stop: Callable[[], bool] = lambda: False) -> int | None:
         """Make the KV cache hold ``tokens`` and compute the logits of the last one.
 
@@ -199,13 +211,16 @@ class LlamaRuntime:
         self.decode(tokens[-1:])
         return keep
 
-    def decode(self, tokens: Sequence[int]) -> None:
-        """Append ``tokens`` to the KV cache; afterwards :meth:`logits` are those of the last one."""
+    def _governed(self) -> None:
         if self.governor is not None:
             threads = self.governor.update()
             if threads != self.n_threads:
                 llama_cpp.llama_set_n_threads(self.ctx, threads, threads)
                 self.n_threads = threads
+
+    def decode(self, tokens: Sequence[int]) -> None:
+        """Append ``tokens`` to sequence 0; afterwards :meth:`logits` are those of the last one."""
+        self._governed()
         arr = (llama_cpp.llama_token * len(tokens))(*tokens)
         batch = llama_cpp.llama_batch_get_one(arr, len(tokens))
         rc = llama_cpp.llama_decode(self.ctx, batch)
@@ -221,11 +236,71 @@ class LlamaRuntime:
             raise BackendError("llama.cpp returned no logits")
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
+    def shared_prefix(self, seq: int, tokens: Sequence[int]) -> int:
+        """How many leading ``tokens`` sequence ``seq`` holds already (at most all but the last)."""
+        held = self.seqs[seq]
+        keep, limit = 0, min(len(held), len(tokens) - 1)
+        while keep < limit and held[keep] == tokens[keep]:
+            keep += 1
+        return keep
+
+    def prepare_seq(self, seq: int, tokens: Sequence[int]) -> int:
+        """Drop what sequence ``seq`` holds beyond its longest prefix shared with ``tokens``; that length (the
+        prompt tokens reused: the caller decodes the rest)."""
+        keep = self.shared_prefix(seq, tokens)
+        if keep < len(self.seqs[seq]) and not llama_cpp.llama_memory_seq_rm(self.memory, seq, keep, -1):
+            llama_cpp.llama_memory_seq_rm(self.memory, seq, -1, -1)
+            keep = 0
+        del self.seqs[seq][keep:]
+        return keep
+
+    def decode_many(self, entries: Sequence[tuple[int, Sequence[int], bool]]) -> None:
+        """One ``llama_decode`` of several sequences' tokens: ``(seq, tokens, logits wanted for the last)`` each,
+        appended at the end of their sequences; then :meth:`logits_of` gives entry ``k``'s logits."""
+        total = sum(len(tokens) for _, tokens, _ in entries)
+        if total > self.n_batch:
+            raise BackendError(f"internal error: a batch of {total} tokens > n_batch {self.n_batch}")
+        if self._batch is None:
+            self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
+        self._governed()
+        batch = self._batch
+        rows: list[int] = []
+        i = 0
+        for seq, tokens, wanted in entries:
+            start = len(self.seqs[seq])
+            for j, tok in enumerate(tokens):
+                batch.token[i] = tok
+                batch.pos[i] = start + j
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = seq
+                batch.logits[i] = 1 if wanted and j == len(tokens) - 1 else 0
+                i += 1
+            rows.append(i - 1 if wanted else -1)
+        batch.n_tokens = total
+        rc = llama_cpp.llama_decode(self.ctx, batch)
+        if rc != 0:
+            self.reset_cache()
+            raise BackendError(f"llama_decode failed (code {rc})")
+        for seq, tokens, _ in entries:
+            self.seqs[seq].extend(tokens)
+        self._rows = rows
+
+    def logits_of(self, entry: int) -> npt.NDArray[np.float32]:
+        """The logits of entry ``entry``'s last token in the last :meth:`decode_many` (valid until the next)."""
+        ptr = llama_cpp.llama_get_logits_ith(self.ctx, self._rows[entry])
+        if not ptr:
+            raise BackendError("llama.cpp returned no logits")
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
     def reset_cache(self) -> None:
         llama_cpp.llama_memory_clear(self.memory, True)
-        self.cached.clear()
+        for held in self.seqs:
+            held.clear()
 
     def close(self) -> None:
+        if self._batch is not None:
+            llama_cpp.llama_batch_free(self._batch)
+            self._batch = None
         if self.ctx:
             llama_cpp.llama_free(self.ctx)
             self.ctx = None

@@ -1,7 +1,9 @@
 """The embedded backend: llama.cpp in-process through llama-cpp-python's low-level API.
 
-- The model is loaded once; one context, one worker thread. Requests are queued FIFO on that thread
-  (a single-worker executor), so they are served in arrival order and never run concurrently.
+- The model is loaded once; one context, one worker thread. With ``parallel`` 1 requests are queued FIFO
+  on that thread (a single-worker executor), served in arrival order, never concurrently; with ``parallel``
+  N up to N requests are generated together, one batched decode per step (:mod:`toolproxy.backends._scheduler`),
+  the context holding N sequences of ``n_ctx`` tokens each.
 - The async iterator bridges the worker thread to the event loop with an ``asyncio.Queue`` fed through
   ``loop.call_soon_threadsafe``. Closing it early (``aclose()``, task cancelled) sets the job's cancel flag;
   the worker checks it before every token, so the next queued request starts within one token.
@@ -26,6 +28,7 @@ from typing import Literal
 from toolproxy.backends._decode_loop import Job, run_job
 from toolproxy.backends._grammar import GrammarGate
 from toolproxy.backends._llama import LlamaRuntime
+from toolproxy.backends._scheduler import Scheduler
 from toolproxy.backends.base import (
     SAMPLING_FIELDS,
     Backend,
@@ -65,10 +68,13 @@ class EmbeddedBackend(Backend):
         grammar_strategy: GrammarStrategy = "fast",
         adaptive_threads: bool = False,
         jump_forward: bool = True,
+        parallel: int = 1,
     ) -> None:
+        if parallel < 1:
+            raise ValueError("parallel must be at least 1")
         threads = n_threads if n_threads is not None else max(1, min(8, os.cpu_count() or 1))
         self._rt = LlamaRuntime(model_path, n_ctx=n_ctx, n_threads=threads, n_batch=n_batch,
-                                adaptive_threads=adaptive_threads)
+                                adaptive_threads=adaptive_threads, n_seq=parallel)
         template = chat_template or self._rt.meta("tokenizer.chat_template")
         self._info = ModelInfo(
             id=model_id or Path(model_path).stem,
@@ -81,9 +87,11 @@ class EmbeddedBackend(Backend):
         self._grammar_strategy = grammar_strategy
         self._jump_forward = jump_forward
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toolproxy-llama")
+        self._scheduler = Scheduler(self._rt) if parallel > 1 else None
         # The grammar fast path's vocabulary index takes about a second to build: do it first thing on the
         # worker, so the first grammar request does not pay for it (and nobody blocks the event loop).
-        self._executor.submit(self._rt.vocab_index)
+        if self._scheduler is None:
+            self._executor.submit(self._rt.vocab_index)
         self._jobs: set[Job] = set()
         self._closed = False
         self.last_job: Job | None = None  # the most recent job (its sampling stats), for the benchmark
@@ -156,8 +164,11 @@ class EmbeddedBackend(Backend):
         self._jobs.add(job)
         self.last_job = job
         try:
-            self._executor.submit(work)
-        except RuntimeError as exc:  # executor shut down
+            if self._scheduler is not None:
+                self._scheduler.submit(job, emit)
+            else:
+                self._executor.submit(work)
+        except (RuntimeError, BackendUnavailable) as exc:  # shut down
             self._jobs.discard(job)
             job.close()
             raise BackendUnavailable("the embedded model has been shut down") from exc
@@ -181,4 +192,6 @@ class EmbeddedBackend(Backend):
             job.shut_down = True
             job.cancelled.set()
         await asyncio.to_thread(self._executor.shutdown, wait=True)
+        if self._scheduler is not None:
+            await asyncio.to_thread(self._scheduler.close)
         self._rt.close()

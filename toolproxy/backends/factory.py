@@ -47,6 +47,7 @@ def backend_from_settings(settings: Settings) -> Backend:
         model_id=settings.model_id,
         adaptive_threads=settings.adaptive_threads,
         jump_forward=settings.jump_forward,
+        parallel=settings.parallel,
     )
 
 
