@@ -140,8 +140,6 @@ EXPECTED_FAILURES: dict[tuple[str, str], str] = {
         "grammar admits the escaped \\n only (every text the Python-literal grammar admits is literal_eval-able)",
     **{("GLM-4.6", case): "open bug outside parsing/styles: the template writes '\\n' before '<think>' and "
        "reasoning.with_thinking admits no blank before the think block" for case in CASES},
-    **{("Reka-Edge", case): "open bug: the template writes ' <tool_call>' (a leading space) and the hermes "
-       "grammar under required admits none (hermes.py is being reworked by another change)" for case in CASES},
 }
 """(template stem, case) -> why that case cannot round-trip (yet)."""
 

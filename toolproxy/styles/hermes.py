@@ -6,7 +6,9 @@ Tools are announced as JSON lines inside ``<tools></tools>`` in the system promp
 - ``auto``: free text (which cannot contain ``<tool_call>``), optionally followed by call blocks. Text is
   admitted *before* the calls only, never after them: a small model that finished its call must stop
   instead of rambling on (the scanner still accepts text anywhere from unconstrained upstreams).
-- ``required`` (and a named tool): call blocks only. ``none``: text only, tools not announced.
+- ``required`` (and a named tool): call blocks only, after at most the bounded blank of ``ws`` (Reka Edge's
+  prompt ends ``assistant:`` and its template writes ``assistant: <tool_call>``). ``none``: text only, tools not
+  announced.
 - ``parallel`` false: exactly one block where calls are made.
 """
 
@@ -66,8 +68,8 @@ class Hermes(Style):
         call = json_call_rule(b, tools)
         block = b.add_rule("tool-call-block", f"{gbnf_literal(OPEN)} {ws} {call} {ws} {gbnf_literal(CLOSE)}")
         calls = repeat(b, "tool-calls", block, ws, many=policy.parallel)
-        if policy.mode == "required":
-            return b.build(f"{calls} {ws}")
+        if policy.mode == "required":  # bounded blank first: Reka Edge's "assistant:" prompt, " <tool_call>"
+            return b.build(f"{ws} {calls} {ws}")
         return b.build(f"{text_excluding(b, 'text', [OPEN])} ( {calls} {ws} )?")
 
     def lazy_grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> LazyGrammar | None:
