@@ -60,6 +60,8 @@ def test_grammar_lets_the_model_think_first(oracle: Oracle, grammars: dict[str, 
     assert oracle.accepts(optional, f"<think>\n{thought}</think>\n\n{CALL}")
     assert not oracle.accepts(optional, f"<think>{thought}</think>{thought}")  # still a call is required
     assert not oracle.accepts(optional, f"<think>a</think> b </think>{CALL}")
+    assert oracle.accepts(optional, f"\n<think></think>\n{CALL}")  # GLM 4.6's turns: a newline first
+    assert not oracle.accepts(optional, f"\n\n\n<think></think>{CALL}")  # at most two blanks
     assert oracle.accepts(open_, f"{thought}</think>\n{CALL}")
     assert not oracle.accepts(open_, CALL)  # the prompt opened the block: it must be closed first
     assert not oracle.accepts(grammars["base"], f"<think>{thought}</think>{CALL}")

@@ -138,8 +138,6 @@ EXPECTED_FAILURES: dict[tuple[str, str], str] = {
     ("LFM2.5-8B-A1B", "tricky_string"):
         "the template writes a raw newline inside a quoted Python string (not Python): the scanner reads it, the "
         "grammar admits the escaped \\n only (every text the Python-literal grammar admits is literal_eval-able)",
-    **{("GLM-4.6", case): "open bug outside parsing/styles: the template writes '\\n' before '<think>' and "
-       "reasoning.with_thinking admits no blank before the think block" for case in CASES},
 }
 """(template stem, case) -> why that case cannot round-trip (yet)."""
 

@@ -6,7 +6,9 @@ grammar must allow depends on the chat template:
 - ``"open"``: the prompt ends inside an opened think block (QwQ, DeepSeek R1 and other templates whose
   generation prompt ends with ``<think>``): the output starts with thoughts, then ``</think>``, then the
   answer. The scanner is fed ``<think>`` first so it knows it is inside the block.
-- ``"optional"``: the template knows ``<think>`` (Qwen3, GLM, ...): the output may start with one block.
+- ``"optional"``: the template knows ``<think>`` (Qwen3, GLM, ...): the output may start with one block,
+  after at most two blank characters (GLM 4.6's prompt ends ``<|assistant|>``, its turns ``\n<think>``; the
+  scanner skips blank space before the opener too).
 - ``None``: no thinking (or the prompt ends with a closed, empty block: thinking switched off); the grammar
   is left alone.
 
@@ -47,6 +49,7 @@ CALL_RESERVE = 64  # tokens kept for the closing tag and the call itself
 CLOSE_RESERVE = 8  # tokens for </think> and the bounded space after it
 BYTES_PER_TOKEN = 2  # a call's fixed text (markers, names, keys): 2.1-3.2 bytes a token on both bundled models
 _BOUNDED_CHAR = "[\\t\\n -;=-~]"  # printable ASCII and whitespace, no "<"
+_LEAD = "[ \\t\\n]{0,2}"  # blank before an optional block: GLM 4.6 writes a newline before <think>
 
 _RULE = re.compile(r"^([a-zA-Z0-9-]+) ::= ", re.MULTILINE)
 
@@ -114,6 +117,6 @@ def with_thinking(grammar: str, mode: ThinkMode, budget: int | None = None) -> s
     if extra_names & set(names) or "answer" in names:
         return grammar
     answer = grammar.replace("root ::= ", "answer ::= ", 1)
-    block = f'"{OPEN}" {space} think-block' if mode == "optional" else "think-block"
+    block = f'{_LEAD} "{OPEN}" {space} think-block' if mode == "optional" else "think-block"
     head = f"root ::= ( {block} )? answer" if mode == "optional" else f"root ::= {block} answer"
     return f"{head}\n{answer}{extra}"
