@@ -52,7 +52,7 @@ from toolproxy.models import smollm2_path
 from toolproxy.native import render_native
 from toolproxy.parsing import Scanner, collect, parse_text
 from toolproxy.protocol import ChatMessage
-from toolproxy.reasoning import CLOSE, OPEN, think_mode, with_thinking
+from toolproxy.reasoning import TAGS, think_mode, with_thinking
 from toolproxy.styles import get_style, style_names
 from toolproxy.styles.base import CallPolicy, ToolSpec
 from toolproxy.styles.common import Call
@@ -127,7 +127,7 @@ _NOT_YET = "the family's syntax is not a data entry yet (issue 15, the templates
 _FIRST_CALL_ONLY = "the template renders only a turn's first call (message.tool_calls[0]): no parallel calls"
 EXPECTED_FAILURES: dict[tuple[str, str], str] = {
     **{(stem, case): _NOT_YET for stem in (
-        "Kimi-K3", "MiniMax-M3", "muse-glimmer") for case in CASES},
+        "muse-glimmer",) for case in CASES},
     **{(stem, "parallel"): "the template raises 'This model only supports single tool-calls at once!'" for stem in (
         "meta-llama-Llama-3.1-8B-Instruct", "meta-llama-Llama-3.2-3B-Instruct", "meta-llama-Llama-3.3-70B-Instruct")},
     **{(stem, "parallel"): _FIRST_CALL_ONLY for stem in (
@@ -198,6 +198,11 @@ def _end_of_turn(template: str, history: list[ChatMessage]) -> list[str]:
     return ends
 
 
+END_OF_TURN: dict[str, list[str]] = {"Kimi-K3": ["<|close|>message<|sep|>"]}
+"""Where a template's end-of-turn markers are pieces of its tags, which stand inside the calls too: the marker
+that ends its turn (Kimi K3: ``<|close|>`` and ``<|sep|>`` close every element)."""
+
+
 def _cut_end(text: str, ends: list[str], name: str, last: str) -> str:
     """``text`` up to the end-of-turn marker after the last call (its ``name``, then its ``last`` value: some
     templates write the next turn's opening after the marker; Kimi K3's markers also stand inside the calls),
@@ -236,7 +241,8 @@ def render(path: Path, case_name: str) -> Rendered:
                              "<s>", "</s>", add_generation_prompt=False)
     except TemplateError:
         return Rendered(style, "", "", "template fails")
-    generation, end = _generation(template, history, prompt), _end_of_turn(template, history)
+    generation = _generation(template, history, prompt)
+    end = END_OF_TURN.get(path.stem) or _end_of_turn(template, history)
     text = _overlap(prompt, full[_boundary(prompt, full, generation):])
     last_value = str(list(case.calls[-1][1].values())[-1]).split("\n")[-1]
     text = _cut_end(text, end, case.calls[-1][0], last_value)
@@ -261,13 +267,15 @@ def model_output(style_name: str, prompt: str, text: str, template: str) -> tupl
     the grammar follows it), or, when the prompt opened a think block (the service's ``think_mode``), after
     ``<think>``: a history turn written without its thoughts then stands for empty thoughts, ``</think>``
     and the calls."""
-    prefix = get_style(style_name).generation_prefix(SPECS, CallPolicy("required"))
+    style = get_style(style_name)
+    prefix = style.generation_prefix(SPECS, CallPolicy("required"))
     if prefix:
         return prefix, text.removeprefix(prefix), None
-    mode = think_mode(prompt, template)
+    opener, closer = style.thinking or TAGS
+    mode = think_mode(prompt, template, (opener, closer))
     if mode == "open":
-        closed = CLOSE in text and OPEN not in text.split(CLOSE)[0]
-        return OPEN, text if closed else CLOSE + text, mode
+        closed = closer in text and opener not in text.split(closer)[0]
+        return opener, text if closed else closer + text, mode
     return "", text, mode
 
 
@@ -295,10 +303,11 @@ REQUIRED = CallPolicy("required")
 
 @functools.cache
 def _grammar(oracle: Oracle, style_name: str, mode: str | None, policy: CallPolicy = REQUIRED) -> Any:
-    gbnf = get_style(style_name).grammar(SPECS, policy)
+    style = get_style(style_name)
+    gbnf = style.grammar(SPECS, policy)
     assert gbnf is not None, style_name
     if mode is not None:
-        gbnf = with_thinking(gbnf, "open" if mode == "open" else "optional")
+        gbnf = with_thinking(gbnf, "open" if mode == "open" else "optional", tags=style.thinking or TAGS)
     compiled = oracle.grammar(gbnf)
     assert compiled is not None, f"llama.cpp cannot parse {style_name}'s grammar"
     return compiled

@@ -56,6 +56,8 @@ RULES: tuple[Rule, ...] = (
     Rule("harmony", ("<|start|>assistant to=", "<|channel|>"), "gpt-oss (Harmony)"),
     Rule("xlam", ("[BEGIN OF AVAILABLE TOOLS]",), "xLAM"),
     Rule("seed_oss", ("<seed:tool_call>", "<parameter="), "Seed-OSS (XML parameters)"),
+    Rule("minimax_m3", ("]<]minimax[>[", '<invoke name="'), "MiniMax M3 (invoke, nested elements)"),
+    Rule("kimi_k3", ("'<|open|>'", "open_tag('argument'"), "Kimi K3 (tagged call / argument elements)"),
     Rule("minimax_m2", ("<minimax:tool_call>", '<invoke name="'), "MiniMax M2 (XML invoke)"),
     Rule("dsml", ("\uff5cDSML\uff5c", "'function_calls>"), "DeepSeek V3.2 (DSML invoke)"),
     Rule("dsml_v4", ("\uff5cDSML\uff5c", "'tool_calls>"), "DeepSeek V4 (DSML invoke)"),
@@ -64,7 +66,6 @@ RULES: tuple[Rule, ...] = (
     Rule("hunyuan", ("tool_sep{}>", "HYTK = ':opensource'"), "Hunyuan 3 (Hy3, <tool_call:opensource> tags)"),
     Rule("qwen3_coder", ("<tool_call>", "<function=", "<parameter="), "Qwen3-Coder / Qwen3.5 / Nemotron 3 (XML)"),
     Rule("glm", ("<tool_call>", "<arg_key>", "<arg_value>"), "GLM 4.5+ / Ling / Laguna (XML arguments)"),
-    Rule("hermes", ("<tool_call>", "<invoke name="), "MiniMax M3 (XML invoke, its own separators)", exact=False),
     Rule("hermes", ("<tool_call>",), "Hermes / Qwen 2.5-3 / Granite 4 / ..."),
 )
 

@@ -9,8 +9,13 @@ grammar must allow depends on the chat template:
 - ``"optional"``: the template knows ``<think>`` (Qwen3, GLM, ...): the output may start with one block,
   after at most two blank characters (GLM 4.6's prompt ends ``<|assistant|>``, its turns ``\n<think>``; the
   scanner skips blank space before the opener too).
+  An empty block may also be written as its closer alone (MiniMax M3 starts an answer without thoughts
+  with ``</mm:think>``): the scanner reads that as no reasoning.
 - ``None``: no thinking (or the prompt ends with a closed, empty block: thinking switched off); the grammar
   is left alone.
+
+The tags are ``<think>``/``</think>`` unless a style names its own (``Style.thinking``: Kimi K3's
+``<|open|>think<|sep|>``, MiniMax M3's ``<mm:think>``); every function here takes them as ``tags``.
 
 :func:`with_thinking` wraps a style's grammar (its ``root`` becomes ``answer``) without touching the style.
 
@@ -35,11 +40,13 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from toolproxy.grammar import GrammarBuilder
+from toolproxy.grammar import GrammarBuilder, gbnf_literal
 from toolproxy.styles.grammar_kit import text_excluding
 
 OPEN = "<think>"
 CLOSE = "</think>"
+Tags = tuple[str, str]
+TAGS: Tags = (OPEN, CLOSE)
 ThinkMode = Literal["open", "optional"]
 
 # budget (tokens) for OpenAI's reasoning_effort; "minimal"/"none" think not at all
@@ -48,26 +55,44 @@ MAX_BUDGET = 2000  # llama.cpp's largest exact repetition count
 CALL_RESERVE = 64  # tokens kept for the closing tag and the call itself
 CLOSE_RESERVE = 8  # tokens for </think> and the bounded space after it
 BYTES_PER_TOKEN = 2  # a call's fixed text (markers, names, keys): 2.1-3.2 bytes a token on both bundled models
-_BOUNDED_CHAR = "[\\t\\n -;=-~]"  # printable ASCII and whitespace, no "<"
+_PRINTABLE = (" ", "~")  # the characters of bounded thoughts: printable ASCII and whitespace, but the closer's first
 _LEAD = "[ \\t\\n]{0,2}"  # blank before an optional block: GLM 4.6 writes a newline before <think>
 
 _RULE = re.compile(r"^([a-zA-Z0-9-]+) ::= ", re.MULTILINE)
 
 
-def think_mode(prompt: str, template: str | None) -> ThinkMode | None:
-    if not template or OPEN not in template:
+def think_mode(prompt: str, template: str | None, tags: Tags = TAGS) -> ThinkMode | None:
+    """How the grammar must admit a think block after ``prompt``: ``open`` whenever the prompt ends with the
+    opener (Kimi K3's template builds its ``<|open|>think<|sep|>`` from pieces, so the opener need not be in the
+    template's text), ``optional`` when the template knows the opener, else None."""
+    opener, closer = tags
+    if not template:
         return None
     tail = prompt.rstrip()
-    if tail.endswith(OPEN):
+    if tail.endswith(opener):
         return "open"
-    if tail.endswith(CLOSE):  # the template closed the block itself (thinking switched off)
+    if opener not in template or tail.endswith(closer):  # closed by the template itself: thinking switched off
         return None
     return "optional"
 
 
-def scan_prefix(mode: ThinkMode | None) -> str:
+def scan_prefix(mode: ThinkMode | None, tags: Tags = TAGS) -> str:
     """What the scanner must be fed before the output (the think block the prompt opened)."""
-    return OPEN if mode == "open" else ""
+    return tags[0] if mode == "open" else ""
+
+
+def _bounded_char(excluded: str) -> str:
+    """A character class of printable ASCII and whitespace without ``excluded`` ("<" for every tag so far)."""
+    lo, hi = (ord(c) for c in _PRINTABLE)
+    x = ord(excluded)
+    spans = [(lo, x - 1), (x + 1, hi)] if lo <= x <= hi else [(lo, hi)]
+
+    def char(code: int) -> str:
+        c = chr(code)
+        return "\\" + c if c in "\\]" else c
+
+    ranges = "".join(char(a) if a == b else f"{char(a)}-{char(b)}" for a, b in spans if a <= b)
+    return f"[\\t\\n{ranges}]"
 
 
 def think_budget(budget: int, max_tokens: int) -> int:
@@ -96,27 +121,30 @@ def call_budgets(budget: int, max_tokens: int, cost: tuple[int, int] | None, thi
     return thoughts, max(0, min(MAX_BUDGET, (left - thoughts) // values))
 
 
-def with_thinking(grammar: str, mode: ThinkMode, budget: int | None = None) -> str:
-    """``grammar`` preceded by a think block (required when ``open``: its opener is in the prompt already);
-    ``budget``: at most that many characters of thought (module docstring), ``None`` unbounded.
-    The grammar is returned unchanged when its rules cannot be renamed safely."""
+def with_thinking(grammar: str, mode: ThinkMode, budget: int | None = None, tags: Tags = TAGS) -> str:
+    """``grammar`` preceded by a think block (required when ``open``: its opener is in the prompt already;
+    when ``optional``, a bare closer stands for an empty block); ``budget``: at most that many characters of
+    thought (module docstring), ``None`` unbounded. The grammar is returned unchanged when its rules cannot
+    be renamed safely."""
+    opener, closer = (gbnf_literal(t) for t in tags)
     names = _RULE.findall(grammar)
     rest = grammar.split("::=", 1)[-1]  # every rule body, the root's included
     if not names or names[0] != "root" or re.search(r"(?<![a-zA-Z0-9-])root(?![a-zA-Z0-9-])", rest):
         return grammar
     b = GrammarBuilder()
     if budget is None:
-        thoughts = text_excluding(b, "think-text", [CLOSE])
+        thoughts = text_excluding(b, "think-text", [tags[1]])
     elif budget == 0 and mode == "optional":
         return grammar  # no room to think: the call at once
     else:
-        thoughts = b.add_rule("think-text", f"{_BOUNDED_CHAR}{{0,{budget}}}" if budget else '""')
+        thoughts = b.add_rule("think-text", f"{_bounded_char(tags[1][0])}{{0,{budget}}}" if budget else '""')
     space = "[ \\t\\n]*" if budget is None else "[ \\t\\n]{0,4}"  # bounded: no endless blank lines
-    extra = b.build(f'{thoughts} "{CLOSE}" {space}', root="think-block")
+    extra = b.build(f"{thoughts} {closer} {space}", root="think-block")
     extra_names = set(_RULE.findall(extra))
     if extra_names & set(names) or "answer" in names:
         return grammar
     answer = grammar.replace("root ::= ", "answer ::= ", 1)
-    block = f'{_LEAD} "{OPEN}" {space} think-block' if mode == "optional" else "think-block"
+    block = f"{_LEAD} {opener} {space} think-block | {_LEAD} {closer} {space}" if mode == "optional" \
+        else "think-block"
     head = f"root ::= ( {block} )? answer" if mode == "optional" else f"root ::= {block} answer"
     return f"{head}\n{answer}{extra}"

@@ -44,7 +44,7 @@ from toolproxy.protocol import (
     Usage,
 )
 from toolproxy.reasoning import EFFORT_BUDGETS, call_budgets, fixed_tokens, scan_prefix, think_mode, with_thinking
-from toolproxy.reasoning import OPEN as THINK_OPEN
+from toolproxy.reasoning import TAGS as THINK_TAGS
 from toolproxy.settings import Settings
 from toolproxy.styles import get_style
 from toolproxy.styles.base import CallPolicy, Style, ToolSpec
@@ -285,7 +285,7 @@ class ChatService:
         if continuation and (calls_possible or _response_format_grammar(request) is not None):
             raise InvalidRequest("continue_final_message continues free text: it cannot be combined with tool "
                                  "calls (use tool_choice none) or response_format", param="continue_final_message")
-        prompt = self._prompt(request, shape, tools, policy, thoughts, continuation)
+        prompt = self._prompt(request, shape, tools, policy, thoughts, continuation, _think_tags(style, shape))
         if continuation:
             shape.output_format = dataclasses.replace(shape.output_format, continues=True)
 
@@ -363,7 +363,7 @@ class ChatService:
         raise InvalidRequest(f"tool schema not supported: {why}", param="tools")
 
     def _prompt(self, request: ChatCompletionRequest, shape: _Shape, tools: list[ToolSpec], policy: CallPolicy,
-                thoughts: int | None, continuation: str = "") -> str:
+                thoughts: int | None, continuation: str = "", tags: tuple[str, str] = THINK_TAGS) -> str:
         """The prompt text: the model's own template when it speaks the style (issue 4), else ours, then the
         text the answer continues (``continue_final_message``); a reasoning model's opened ``<think>`` lets the
         grammar admit thinking first (updates ``shape``)."""
@@ -377,10 +377,11 @@ class ChatService:
             prefix=shape.prefix,
         )
         prompt = (native if native is not None else self._render(shape.messages) + shape.prefix) + continuation
-        thinking = think_mode(prompt, self._own_template) if not shape.prefix and not shape.triggers else None
+        thinking = think_mode(prompt, self._own_template, tags) if not shape.prefix and not shape.triggers else None
         if thinking is not None:
-            shape.grammar = with_thinking(shape.grammar, thinking, thoughts) if shape.grammar is not None else None
-            shape.prefix = scan_prefix(thinking)
+            shape.grammar = with_thinking(shape.grammar, thinking, thoughts, tags) if shape.grammar is not None \
+                else None
+            shape.prefix = scan_prefix(thinking, tags)
         return prompt
 
     def _budgets(self, request: ChatCompletionRequest, style: Style, tools: list[ToolSpec]) -> tuple[int, int | None]:
@@ -394,7 +395,8 @@ class ChatService:
         else:
             budget = self._settings.reasoning_budget
         max_tokens = request.max_completion_tokens or request.max_tokens or self._settings.default_max_tokens
-        thinks = self._own_template is not None and THINK_OPEN in self._own_template
+        # a style with think tags of its own is a thinking family (Kimi K3's template builds its tags from pieces)
+        thinks = self._own_template is not None and (style.thinking is not None or THINK_TAGS[0] in self._own_template)
         cost = style.call_cost(tools)
         fixed = None if cost is None else (fixed_tokens(cost[0], self._backend.count_tokens(cost[0])), cost[1])
         return call_budgets(budget, max_tokens, fixed, thinks)
@@ -619,6 +621,13 @@ def _split_continuation(request: ChatCompletionRequest) -> tuple[ChatCompletionR
                              param="messages")
     return request.model_copy(update={"messages": request.messages[:-1], "continue_final_message": None}), \
         last.text()
+
+
+def _think_tags(style: Style, shape: _Shape) -> tuple[str, str]:
+    """The think tags the grammar admits first: the style's own where its scanner reads them (not for plain chat
+    or a response_format answer), else ``<think>``."""
+    own = style.thinking
+    return own if own is not None and shape.output_format.think == own else THINK_TAGS
 
 
 def _tool_specs(request: ChatCompletionRequest, max_tools: int) -> list[ToolSpec]:

@@ -77,6 +77,17 @@ def _canonical(style: Style, text: str, calls: list[tuple[str, dict[str, Any]]])
     return output
 
 
+def _minimax_m3_view(value: Any, top: bool = True) -> Any:
+    """What MiniMax M3's encoding keeps of a value where no schema types it: its template omits a null field
+    and writes an empty array or object as nothing, which reads back as an empty string."""
+    if isinstance(value, dict):
+        kept = {k: _minimax_m3_view(v, False) for k, v in value.items() if v is not None}
+        return kept if kept or top else ""
+    if isinstance(value, list):
+        return [_minimax_m3_view(v, False) for v in value] if value else ""
+    return value
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("name", style_names())
 def test_round_trip_and_streaming(name: str, case: str) -> None:
@@ -90,7 +101,8 @@ def test_round_trip_and_streaming(name: str, case: str) -> None:
     parsed = parse_text(fmt, output)
     assert parsed.failures == []
     assert parsed.content == (text or None)
-    assert [(c.name, json.loads(c.arguments)) for c in parsed.calls] == calls
+    assert [(c.name, json.loads(c.arguments)) for c in parsed.calls] == (
+        [(n, _minimax_m3_view(a)) for n, a in calls] if name == "minimax_m3" else calls)
 
     whole, _ = to_message(fmt, [output])
     for seed in SEEDS:

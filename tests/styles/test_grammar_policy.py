@@ -76,7 +76,8 @@ TEXT_OR_CALLS = ("mixtral", "thoughtful_steps", "mistral", "pythonic", "command_
 TEXT_DROPPED = ("llama3", "xlam", "generic")
 TEXT_AROUND_CALLS = ("short", "long")
 # issue 15's XML-parameter styles write a string value as raw text: the number 5 for "city" is the string "5"
-RAW_STRINGS = ("qwen3_coder", "seed_oss", "glm", "minimax_m2", "hunyuan", "minicpm5")  # DSML types it
+# (DSML and Kimi K3 name the value's type)
+RAW_STRINGS = ("qwen3_coder", "seed_oss", "glm", "minimax_m2", "hunyuan", "minicpm5", "minimax_m3")
 # the oracle's gemma vocabulary reads U+2581 (in DeepSeek's markers) as a space: covered in test_new_styles.py
 ORACLE_BLIND = ("deepseek", "deepseek_r1")
 

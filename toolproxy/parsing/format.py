@@ -20,7 +20,8 @@ A style never writes streaming code; it describes its output with an :class:`Out
   output (before any text), so a text that merely contains a ``[`` is never turned into a call.
 - **silent**: markers removed from the text and otherwise ignored (``<|stop|>``, functionary's
   ``<|from|>assistant\\n<|recipient|>all\\n<|content|>`` text header).
-- **think**: a ``<think>...</think>`` block at the start of the output becomes reasoning.
+- **think**: a ``<think>...</think>`` block at the start of the output becomes reasoning; the closer alone
+  there is an empty block (MiniMax M3 writes ``</mm:think>`` when it does not think).
 - **dedupe_calls**: an exact repeat of an earlier call of the same answer (same name, same compact
   arguments) is dropped, and so is a cut-off call whose arguments are a prefix of an earlier call's: small
   models repeat their call until ``max_tokens``. The price: a second call to an already-called tool is
@@ -109,6 +110,12 @@ class XmlParamsBody:
     one newline right after the value's start and one right before its end belong to the layout.
     ``strings``: per tool, the parameters whose schema type is string: their value is always a string;
     any other value is parsed as JSON, or is a string when it is not valid JSON.
+    ``name_tail``: after ``name_close``, whatever stands up to this literal is ignored (Kimi K3's
+    `` index="1"<|sep|>``). ``keyed_close``: ``value_close`` is followed by the key and ``key_close`` again
+    (MiniMax M3's ``]<]minimax[>[</city>``). ``nested``: the prefix of every element tag where a non-string
+    value may hold elements (MiniMax M3's ``]<]minimax[>[``: ``<item>`` children are a list's items, other tags
+    an object's keys, see :func:`toolproxy.parsing.xmlparams.nested_value`), typed by ``schemas``: per tool and
+    parameter, its JSON Schema as JSON text.
     """
 
     param_open: str
@@ -123,6 +130,10 @@ class XmlParamsBody:
     cdata: bool = False
     strings: tuple[tuple[str, tuple[str, ...]], ...] = ()
     max_name_len: int = 256
+    name_tail: str = ""
+    keyed_close: bool = False
+    nested: str = ""
+    schemas: tuple[tuple[str, str, str], ...] = ()
 
 
 Body = JsonBody | NamedCallBody | PythonCallsBody | XmlParamsBody | GemmaCallBody

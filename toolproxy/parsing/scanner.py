@@ -110,13 +110,17 @@ class Scanner:
 
     def _step_start(self, final: bool) -> bool:
         assert self._fmt.think is not None  # mode "start" exists only with think markers
-        opener = self._fmt.think[0]
+        opener, closer = self._fmt.think
         stripped = self._buf.lstrip()
         if stripped.startswith(opener):
             self._consume(len(self._buf) - len(stripped) + len(opener))
             self._mode = "think"
             return True
-        if not final and (not stripped or opener.startswith(stripped)):
+        if stripped.startswith(closer):  # an empty block written as its closer alone (MiniMax M3's </mm:think>)
+            self._consume(len(self._buf) - len(stripped) + len(closer))
+            self._mode = "text"
+            return True
+        if not final and (not stripped or opener.startswith(stripped) or closer.startswith(stripped)):
             return False
         self._mode = "text"
         return True

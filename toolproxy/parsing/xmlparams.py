@@ -51,6 +51,72 @@ def json_value(raw: str, is_string: bool) -> str:
     return json.dumps(raw, ensure_ascii=False)
 
 
+Tree = str | list[tuple[str, "Tree"]]
+"""A value written as elements: its text, or its child elements as (tag, value) pairs."""
+
+
+def _elements(raw: str, ns: str) -> Tree | None:
+    """``raw`` as a :data:`Tree` (None: not well-formed elements: then it is read as text)."""
+    if ns not in raw:
+        return raw
+    pieces = raw.split(ns)
+    if pieces[0].strip():
+        return None
+
+    def children(i: int) -> tuple[list[tuple[str, Tree]], int] | None:
+        out: list[tuple[str, Tree]] = []
+        while i < len(pieces) and pieces[i].startswith("<") and not pieces[i].startswith("</"):
+            tag, sep, text = pieces[i][1:].partition(">")
+            close = f"</{tag}>"
+            if not sep:
+                return None
+            if i + 1 < len(pieces) and pieces[i + 1].startswith(close):
+                value: Tree = text
+                i += 1
+            else:
+                inner = children(i + 1)
+                if inner is None or text.strip() or inner[1] >= len(pieces) or not pieces[inner[1]].startswith(close):
+                    return None
+                value, i = inner
+            if pieces[i][len(close):].strip():
+                return None
+            out.append((tag, value))
+            i += 1
+        return out, i
+
+    found = children(1)
+    return found[0] if found is not None and found[1] == len(pieces) else None
+
+
+def _typed(tree: Tree, schema: object) -> object:
+    """A :data:`Tree` as JSON data: by the schema's ``type`` where it has one (a string stays text, an empty
+    array or object is ``""``), else a list where every tag is ``item``, an object otherwise, text as
+    :func:`json_value` reads it."""
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    if isinstance(tree, str):
+        if kind == "string":
+            return tree
+        if kind in ("array", "object") and not tree.strip():
+            return [] if kind == "array" else {}
+        return json.loads(json_value(tree, False))
+    if kind == "array" or (kind != "object" and tree and all(tag == "item" for tag, _ in tree)):
+        items = schema.get("items") if isinstance(schema, dict) else None
+        return [_typed(value, items) for _, value in tree]
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    known = props if isinstance(props, dict) else {}
+    return {tag: _typed(value, known.get(tag)) for tag, value in tree}
+
+
+def nested_value(raw: str, ns: str, schema: object) -> str:
+    """A non-string parameter's raw value written as elements (MiniMax M3: ``NS<item>a NS</item>`` items, other
+    tags an object's keys, each tag after ``ns``) as JSON text; text that is not well-formed elements is read
+    as :func:`json_value` reads it."""
+    tree = _elements(raw, ns)
+    if tree is None:
+        return json_value(raw, False)
+    return json.dumps(_typed(tree, schema), ensure_ascii=False)
+
+
 class XmlParamsParser:
     """``feed(text) -> consumed``: what is not consumed is fed again with more text (see :mod:`bodies`)."""
 
@@ -58,7 +124,8 @@ class XmlParamsParser:
         self._b = body
         self._out = out
         self._strings = dict(body.strings)
-        self._state = "call"  # call | name | sep | param | key | gap | value
+        self._schemas = {(tool, key): schema for tool, key, schema in body.schemas}
+        self._state = "call"  # call | name | tail | sep | param | key | gap | value
         self._acc = ""
         self._calls = 0
         self._index: int | None = None
@@ -82,12 +149,15 @@ class XmlParamsParser:
         return i
 
     def _expect(self, text: str, i: int, options: tuple[str, ...]) -> tuple[str | None, bool]:
-        """(the option ``text[i:]`` starts with, whether it may still become one)."""
+        """(the option ``text[i:]`` starts with, whether it may still become one); the longest first, and none
+        while a longer one may still come (MiniMax M3's ``NS<`` opens a parameter, ``NS</invoke>`` a call's end)."""
         rest = text[i:]
-        for option in options:
-            if option and rest.startswith(option):
+        for option in sorted((o for o in options if o), key=len, reverse=True):
+            if rest.startswith(option):
                 return option, False
-        return None, any(option and option.startswith(rest) for option in options)
+            if option.startswith(rest):
+                return None, True
+        return None, False
 
     def _step(self, text: str, i: int) -> int | None:
         b = self._b
@@ -123,9 +193,19 @@ class XmlParamsParser:
                 return after
             if b.name_open and self._name.endswith(b.name_close):
                 self._name = self._name[: -len(b.name_close)]
-                return self._named(i, i + 1)
+                after = self._named(i, i + 1)
+                if b.name_tail:
+                    self._state, self._acc = "tail", ""
+                return after
             if len(self._name) > b.max_name_len + len(b.name_close):
                 raise BodyFailure(i, "tool name too long")
+            return i + 1
+        if state == "tail":  # what stands between the name and ``name_tail`` is ignored (Kimi K3's index)
+            self._acc += c
+            if self._acc.endswith(b.name_tail):
+                self._state, self._acc = "param", ""
+            elif len(self._acc) > b.max_name_len:
+                raise BodyFailure(i, f"expected {b.name_tail!r}")
             return i + 1
         if state == "sep":
             hit, maybe = self._expect(text, i, (b.name_sep,))
@@ -174,12 +254,25 @@ class XmlParamsParser:
             return i + 1
         # value
         self._acc += c
-        if self._acc.endswith(b.value_close):
-            self._close_value(self._acc[: -len(b.value_close)])
+        close = self._value_end()
+        if self._acc.endswith(close) and self._whole(self._acc[: -len(close)]):
+            self._close_value(self._acc[: -len(close)])
             self._state = "param"
         elif self._is_string:
             self._stream_string()
         return i + 1
+
+    def _value_end(self) -> str:
+        b = self._b
+        return b.value_close + self._key + b.key_close if b.keyed_close else b.value_close
+
+    def _whole(self, raw: str) -> bool:
+        """Whether ``raw`` closes every element it opens (always, unless values may hold elements)."""
+        ns = self._b.nested
+        if not ns or self._is_string:
+            return True
+        closes = raw.count(ns + "</")
+        return raw.count(ns + "<") == 2 * closes
 
     # ------------------------------------------------------------------ events
 
@@ -213,8 +306,9 @@ class XmlParamsParser:
             return
         if self._b.cdata and CDATA_OPEN.startswith(raw):
             return  # maybe the start of a CDATA wrapper: nothing is sure yet
-        close = CDATA_CLOSE + self._b.value_close if self._b.cdata and raw.startswith(CDATA_OPEN) else ""
-        safe = len(raw) - max(held_suffix(raw, self._b.value_close), held_suffix(raw, close) if close else 0)
+        end = self._value_end()
+        close = CDATA_CLOSE + end if self._b.cdata and raw.startswith(CDATA_OPEN) else ""
+        safe = len(raw) - max(held_suffix(raw, end), held_suffix(raw, close) if close else 0)
         if self._b.trim_newline and safe > 0 and raw[safe - 1] == "\n":
             safe -= 1
         start = max(self._sent, self._trimmed_start(raw))
@@ -232,6 +326,9 @@ class XmlParamsParser:
         if self._is_string:
             rest = raw[max(self._sent, start):end]
             self._out.args(self._index, _piece(rest) + '"')
+        elif self._b.nested:
+            schema = json.loads(self._schemas.get((self._name, self._key), "null"))
+            self._out.args(self._index, nested_value(raw[start:end], self._b.nested, schema))
         else:
             self._out.args(self._index, json_value(raw[start:end], False))
         self._acc = ""

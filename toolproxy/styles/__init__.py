@@ -46,6 +46,8 @@ STYLES: dict[str, str] = {
     "dsml_v4": "toolproxy.styles.xml_params:DsmlV4",
     "hunyuan": "toolproxy.styles.xml_params:Hunyuan3",
     "minicpm5": "toolproxy.styles.xml_params:MiniCpm5",
+    "kimi_k3": "toolproxy.styles.xml_params:KimiK3",
+    "minimax_m3": "toolproxy.styles.xml_params:MiniMaxM3",
     "gemma4": "toolproxy.styles.gemma4:Gemma4",
 }
 

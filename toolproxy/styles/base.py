@@ -57,6 +57,10 @@ class Style(abc.ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     json_layout: ClassVar[Layout] = "free"  # the layout of this style's calls unless the server says otherwise
+    thinking: ClassVar[tuple[str, str] | None] = None
+    """The style's own think tags, where the grammar admits a think block in them first as it does ``<think>``
+    (toolproxy/reasoning.py; equal to ``output_format().think``: Kimi K3, MiniMax M3). None: ``<think>`` (the
+    own tags of other styles are read by the scanner only)."""
 
     @abc.abstractmethod
     def prepare_messages(

@@ -147,14 +147,15 @@ def text_excluding(builder: GrammarBuilder, name: str, markers: Sequence[str]) -
 
 def bounded_text_excluding(builder: GrammarBuilder, name: str, marker: str, lo: int, hi: int, *,
                            pairs: bool = True) -> str:
-    """``lo`` to ``hi`` units of text that cannot contain ``marker`` (whose first character occurs nowhere
-    else in it, as in ``</parameter>``), for a raw value whose length must be bounded. A unit is one
-    character other than the marker's first, or (``pairs``) that first character with the one after it,
-    which neither continues the marker nor starts it again: ``<`` then anything but ``/`` and ``<``. So the
-    text holds no ``</``, no ``<<`` and does not end with ``<``; with ``pairs`` false it holds no ``<`` at all
-    and ``hi`` counts characters exactly. ``hi`` at most llama.cpp's repetition limit (2000)."""
+    """``lo`` to ``hi`` units of text that cannot contain ``marker`` (whose first two characters differ, as in
+    ``</parameter>`` or Kimi K3's ``<|close|>argument<|sep|>``), for a raw value whose length must be bounded. A
+    unit is one character other than the marker's first, or (``pairs``) that first character with the one after
+    it, which neither continues the marker nor starts it again: ``<`` then anything but ``/`` and ``<``. So the
+    text holds no ``</``, no ``<<`` and does not end with ``<``: the marker cannot start inside it, wherever else
+    its first character recurs; with ``pairs`` false it holds no ``<`` at all and ``hi`` counts characters
+    exactly. ``hi`` at most llama.cpp's repetition limit (2000)."""
     first = marker[0]
-    if len(marker) < 2 or first in marker[1:] or marker[1] == first or not 0 <= lo <= hi:
+    if len(marker) < 2 or marker[1] == first or not 0 <= lo <= hi:
         raise ValueError(f"no bounded text for the marker {marker!r} ({lo}..{hi})")
     head = _class_char(first)
     unit = f"[^{head}]"

@@ -43,9 +43,14 @@ BOUND_LIMIT = 2000  # llama.cpp's largest exact repetition count
 
 
 def _is_string_schema(schema: Any) -> bool:
+    """A schema of strings only: ``type`` string, or no type and an ``enum`` of strings (written raw, as the
+    templates write a string value)."""
     if not isinstance(schema, dict):
         return False
     kind = schema.get("type")
+    enum = schema.get("enum")
+    if kind is None and isinstance(enum, list) and enum and all(isinstance(e, str) for e in enum):
+        return True
     return kind == "string" or (isinstance(kind, list) and kind == ["string"])
 
 
@@ -91,6 +96,17 @@ class XmlParams(ComposedStyle):
     """The template writes non-string values with Jinja's ``| string`` (Python's ``True``, ``['a', 'b']``): the
     grammar admits that spelling besides JSON, the scanner reads both."""
     VALUE_GAP: ClassVar[bool] = True  # the layout newline between the key's end and ``VALUE_OPEN`` (GLM)
+    INDEX: ClassVar[tuple[str, str] | tuple[()]] = ()
+    """Around the call's 1-based index after ``NAME_CLOSE`` (Kimi K3's `` index="1"<|sep|>``): the scanner
+    ignores what stands up to the second."""
+    TYPE_ATTR: ClassVar[str] = ""
+    """After a parameter's key, ``{}`` the value's JSON type (string, number, boolean, null, array, object), as
+    Kimi K3 writes `` type="number"``: the grammar ties it to the schema's type, the scanner ignores it."""
+    SAID: ClassVar[tuple[str, str] | tuple[()]] = ()
+    """Markers the answer's text always stands between, before the calls (Kimi K3's response channel): silent
+    to the scanner; the grammar writes them (the opener optional: a prompt without thinking ends with it)."""
+    KEYED_CLOSE: ClassVar[bool] = False  # ``VALUE_CLOSE`` + the key + ``KEY_CLOSE`` ends a value (MiniMax M3)
+    CALL_NL: ClassVar[str | None] = None  # the layout after ``CALL_CLOSE`` and a shared region's opener (None: NL)
     THINK: ClassVar[tuple[str, str] | None] = ("<think>", "</think>")
     TOOL_RESULT: ClassVar[str] = "<tool_response>\n{content}\n</tool_response>"
 
@@ -102,18 +118,20 @@ class XmlParams(ComposedStyle):
             text = f"<![CDATA[{text}]]>"
         return f"\n{text}\n" if self.TRIM_NEWLINE else text
 
-    def _call_text(self, call: Call) -> str:
+    def _call_text(self, call: Call, index: int = 1) -> str:
         nl = self.NL
         args = call.arguments if isinstance(call.arguments, dict) else {}
         params = "".join(
             f"{self.PARAM_OPEN}{k}{self.KEY_CLOSE}{self.STRING_ATTR[0 if isinstance(v, str) else 1]}"
+            f"{self.TYPE_ATTR.format(json_type(v)) if self.TYPE_ATTR else ''}"
             f"{nl if self.VALUE_OPEN and self.VALUE_GAP else ''}{self.VALUE_OPEN}"
-            f"{self._value_text(v)}{self.VALUE_CLOSE}{nl}"
+            f"{self._value_text(v)}{self.VALUE_CLOSE}{k + self.KEY_CLOSE if self.KEYED_CLOSE else ''}{nl}"
             for k, v in args.items()
         )
-        head = (f"{self.NAME_OPEN}{call.name}{self.NAME_CLOSE}{nl}" if self.NAME_OPEN
+        numbered = f"{self.INDEX[0]}{index}{self.INDEX[1]}" if self.INDEX else ""
+        head = (f"{self.NAME_OPEN}{call.name}{self.NAME_CLOSE}{numbered}{nl}" if self.NAME_OPEN
                 else f"{call.name}{self.NAME_SEP}{nl}")
-        return f"{head}{params}{self.CALL_CLOSE + nl if self.CALL_CLOSE else ''}"
+        return f"{head}{params}{self.CALL_CLOSE + self._call_nl() if self.CALL_CLOSE else ''}"
 
     def calls_text(self, calls: list[Call]) -> str:
         nl = self.NL
@@ -122,16 +140,29 @@ class XmlParams(ComposedStyle):
             text = self._region_sep().join(f"{self.REGION_OPEN}{lead}{self._call_text(c)}{self.REGION_CLOSE}"
                                            for c in calls)
         else:
-            text = f"{self.REGION_OPEN}{nl}{''.join(self._call_text(c) for c in calls)}{self.REGION_CLOSE}"
-        return f"{self.OUTER[0]}{nl}{text}{nl}{self.OUTER[1]}" if self.OUTER else text
+            written = "".join(self._call_text(c, i) for i, c in enumerate(calls, 1))
+            text = f"{self.REGION_OPEN}{self._call_nl()}{written}{self.REGION_CLOSE}"
+        text = f"{self.OUTER[0]}{nl}{text}{nl}{self.OUTER[1]}" if self.OUTER else text
+        return f"{self.SAID[0]}{self.SAID[1]}{text}" if self.SAID else text
 
     def _assistant(self, text: str, calls: list[Call], _: ChatMessage) -> str:
+        if self.SAID:
+            return f"{self.SAID[0]}{text}{self.SAID[1]}" + (self.calls_text(calls)[len("".join(self.SAID)):]
+                                                            if calls else "")
         return "\n".join(part for part in (text, self.calls_text(calls) if calls else "") if part)
 
     # ------------------------------------------------------------------ grammar
 
     def _region_sep(self) -> str:
         return self.NL if self.REGION_SEP is None else self.REGION_SEP
+
+    def _call_nl(self) -> str:
+        return self.NL if self.CALL_NL is None else self.CALL_NL
+
+    def _call_nl_rule(self) -> str:
+        if self.CALL_NL is None:
+            return self._nl()
+        return gbnf_literal(self.CALL_NL) if self.CALL_NL else ""
 
     def _nl(self) -> str:
         if not self.NL:
@@ -150,15 +181,35 @@ class XmlParams(ComposedStyle):
             else:
                 value = self._raw_value(b, raw, schema, chars)
         else:
-            value = b.add_schema(schema if isinstance(schema, dict | bool) else {}, f"{tool.name}-{key}")
-            if self.PY_VALUES:
-                value = self._or_python(b, value, schema, f"{tool.name}-{key}-py")
+            value = self._typed_value(b, schema, f"{tool.name}-{key}")
         trim = gbnf_literal("\n") if self.TRIM_NEWLINE else ""
         gap = nl if self.VALUE_OPEN and self.VALUE_GAP else ""
         attr = self.STRING_ATTR[0 if is_string else 1]
-        return (f"{gbnf_literal(self.PARAM_OPEN)} {name} {gbnf_literal(self.KEY_CLOSE + attr)} {gap} "
-                f"{gbnf_literal(self.VALUE_OPEN) if self.VALUE_OPEN else ''} {trim} {value} {trim} "
-                f"{gbnf_literal(self.VALUE_CLOSE)} {nl}")
+        close = gbnf_literal(self.VALUE_CLOSE)
+        if self.KEYED_CLOSE:
+            close = (gbnf_literal(self.VALUE_CLOSE + key + self.KEY_CLOSE) if key is not None
+                     else f"{close} {name} {gbnf_literal(self.KEY_CLOSE)}")
+        return (f"{gbnf_literal(self.PARAM_OPEN)} {name} {gbnf_literal(self.KEY_CLOSE + attr)} "
+                f"{self._type_attr(schema, is_string)} {gap} "
+                f"{gbnf_literal(self.VALUE_OPEN) if self.VALUE_OPEN else ''} {trim} {value} {trim} {close} {nl}")
+
+    def _typed_value(self, b: GrammarBuilder, schema: Any, name: str) -> str:
+        """A non-string parameter's value: its schema's JSON (or the Python literal, ``PY_VALUES``)."""
+        value = b.add_schema(schema if isinstance(schema, dict | bool) else {}, name)
+        return self._or_python(b, value, schema, f"{name}-py") if self.PY_VALUES else value
+
+    def _type_attr(self, schema: Any, is_string: bool) -> str:
+        """``TYPE_ATTR`` for a value of this schema: the schema's JSON types, any but string when it names none
+        (a value of a non-string schema is written as JSON)."""
+        if not self.TYPE_ATTR:
+            return ""
+        if is_string:
+            return gbnf_literal(self.TYPE_ATTR.format("string"))
+        kind = schema.get("type") if isinstance(schema, dict) else None
+        named = {JSON_TYPES[k] for k in (kind if isinstance(kind, list) else [kind]) if isinstance(k, str)
+                 and k in JSON_TYPES} - {"string"}
+        kinds = sorted(named) or sorted(set(JSON_TYPES.values()) - {"string"})
+        return "( " + " | ".join(gbnf_literal(self.TYPE_ATTR.format(k)) for k in kinds) + " )"
 
     def _or_python(self, b: GrammarBuilder, json_value: str, schema: Any, name: str) -> str:
         """A non-string value as JSON or as the Python literal ``str()`` writes (``True``, ``['a', 'b']``);
@@ -212,9 +263,11 @@ class XmlParams(ComposedStyle):
                       if k not in required]
             params = " ".join(parts)
         nl = self._nl()
-        head = (f"{gbnf_literal(self.NAME_OPEN + tool.name + self.NAME_CLOSE)} {nl}" if self.NAME_OPEN
+        numbered = (f"{gbnf_literal(self.INDEX[0])} [1-9] [0-9]{{0,2}} {gbnf_literal(self.INDEX[1])}" if self.INDEX
+                    else "")
+        head = (f"{gbnf_literal(self.NAME_OPEN + tool.name + self.NAME_CLOSE)} {numbered} {nl}" if self.NAME_OPEN
                 else f"{gbnf_literal(tool.name + self.NAME_SEP)} {nl}")
-        close = f"{gbnf_literal(self.CALL_CLOSE)} {nl}" if self.CALL_CLOSE else ""
+        close = f"{gbnf_literal(self.CALL_CLOSE)} {self._call_nl_rule()}" if self.CALL_CLOSE else ""
         return b.add_rule(f"call-{tool.name}", f"{head} {params} {close}")
 
     def _calls(self, b: GrammarBuilder, tools: list[ToolSpec], parallel: bool, chars: int | None = None) -> str:
@@ -232,18 +285,23 @@ class XmlParams(ComposedStyle):
             calls = f"{one} ( {gap} {one} )*" if parallel else one
         else:
             many = f"{call}+" if parallel else call
-            calls = f"{gbnf_literal(self.REGION_OPEN)} {nl} {many} {gbnf_literal(self.REGION_CLOSE)}"
+            calls = f"{gbnf_literal(self.REGION_OPEN)} {self._call_nl_rule()} {many} {gbnf_literal(self.REGION_CLOSE)}"
         if self.OUTER:
             calls = f"{gbnf_literal(self.OUTER[0])} {nl} {calls} {nl} {gbnf_literal(self.OUTER[1])}"
         return b.add_rule("calls", calls)
 
     def grammar(self, tools: list[ToolSpec], policy: CallPolicy) -> str | None:
         b = GrammarBuilder(policy.layout)
-        text = text_excluding(b, "text", [self.REGION_OPEN, *self.OUTER[:1]])
+        text = text_excluding(b, "text", [self.REGION_OPEN, *self.OUTER[:1], *self.SAID])
+        said = f"( {gbnf_literal(self.SAID[0])} )? " if self.SAID else ""
+        if self.SAID:
+            text = b.add_rule("said", f"{said}{text} {gbnf_literal(self.SAID[1])}")
         if policy.mode == "none" or not tools:
             return b.build(text)
         calls = self._calls(b, tools, policy.parallel, policy.value_chars)
         if policy.mode == "required":
+            if self.SAID:
+                return b.build(f"{said}{gbnf_literal(self.SAID[1])} {calls}")
             return b.build(f'"\\n"{{0,{self.LEAD}}} {calls}' if self.LEAD else calls)
         return b.build(f"{text} {calls}?")
 
@@ -257,10 +315,33 @@ class XmlParams(ComposedStyle):
             param_open=self.PARAM_OPEN, key_close=self.KEY_CLOSE, value_close=self.VALUE_CLOSE,
             name_open=self.NAME_OPEN, name_close=self.NAME_CLOSE, value_open=self.VALUE_OPEN,
             call_close=self.CALL_CLOSE, trim_newline=self.TRIM_NEWLINE, strings=strings, name_sep=self.NAME_SEP,
-            cdata=self.CDATA,
+            cdata=self.CDATA, name_tail=self.INDEX[1] if self.INDEX else "", keyed_close=self.KEYED_CLOSE,
+            **self._nesting(tools),
         )
         return OutputFormat(regions=(Region(self.REGION_OPEN, body, end=self.REGION_CLOSE),), think=self.THINK,
-                            silent=self.OUTER)
+                            silent=(*self.OUTER, *self.SAID))
+
+    def _nesting(self, tools: list[ToolSpec]) -> dict[str, Any]:
+        """The body's ``nested`` and ``schemas`` (none: values are JSON)."""
+        return {}
+
+
+JSON_TYPES = {"string": "string", "integer": "number", "number": "number", "boolean": "boolean", "null": "null",
+              "array": "array", "object": "object"}
+"""A JSON Schema type -> the JSON type of its values (Kimi K3's ``type`` attribute)."""
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of ``value`` as Kimi K3's template names it."""
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "object" if isinstance(value, dict) else "array"
 
 
 def _sample(schema: Any) -> Any:
@@ -393,3 +474,132 @@ class MiniCpm5(XmlParams):
     REGION_SEP = "\n"
     PY_VALUES = True
     CDATA = True
+
+
+def _k3_open(tag: str) -> str:
+    return f"<|open|>{tag}<|sep|>"
+
+
+def _k3_close(tag: str) -> str:
+    return f"<|close|>{tag}<|sep|>"
+
+
+class KimiK3(XmlParams):
+    """Kimi K3's tagged messages: thoughts, then the answer's text in a response channel, then
+    ``<|open|>tools<|sep|>`` with one ``<|open|>call tool="NAME" index="1"<|sep|>`` per call, each argument
+    ``<|open|>argument key="k" type="string"<|sep|>v<|close|>argument<|sep|>`` (a string raw, any other value
+    JSON, its JSON type named), no layout."""
+
+    name: ClassVar[str] = "kimi_k3"
+    description: ClassVar[str] = ('<|open|>tools<|sep|><|open|>call tool="NAME" index="1"<|sep|><|open|>argument '
+                                  'key="k" type="string"<|sep|>v... (Kimi K3)')
+    REGION_OPEN = _k3_open("tools")
+    REGION_CLOSE = _k3_close("tools")
+    NAME_OPEN = '<|open|>call tool="'
+    NAME_CLOSE = '"'
+    INDEX = (' index="', '"<|sep|>')
+    PARAM_OPEN = '<|open|>argument key="'
+    KEY_CLOSE = '"'
+    TYPE_ATTR = ' type="{}"'
+    VALUE_OPEN = "<|sep|>"
+    VALUE_GAP = False
+    VALUE_CLOSE = _k3_close("argument")
+    CALL_CLOSE = _k3_close("call")
+    NL = ""
+    PER_CALL = False
+    SAID = (_k3_open("response"), _k3_close("response"))
+    THINK = (_k3_open("think"), _k3_close("think"))
+    thinking = THINK
+    TOOL_RESULT = '<|open|>message role="tool"<|sep|>{content}<|close|>message<|sep|>'
+
+
+MM = "]<]minimax[>["  # the separator token MiniMax M3 writes before every element tag of a call
+
+
+class MiniMaxM3(XmlParams):
+    """MiniMax M3: ``MM<tool_call>\\n`` then per call ``MM<invoke name="NAME">``, each parameter
+    ``MM<k>v MM</k>`` (MM: :data:`MM`), ``MM</invoke>\\n``, then ``MM</tool_call>``. A string is raw text; an
+    array's items are ``MM<item>..MM</item>`` elements, an object's keys elements of their own (recursively, as
+    the template's ``to_xml`` writes them); numbers as Python writes them, booleans ``true``/``false``, a null
+    field omitted. An answer without thoughts starts with ``</mm:think>``."""
+
+    name: ClassVar[str] = "minimax_m3"
+    description: ClassVar[str] = f'{MM}<tool_call>\\n{MM}<invoke name="NAME">{MM}<k>v{MM}</k>... (MiniMax M3)'
+    REGION_OPEN = f"{MM}<tool_call>"
+    REGION_CLOSE = f"{MM}</tool_call>"
+    NAME_OPEN = f'{MM}<invoke name="'
+    NAME_CLOSE = '">'
+    PARAM_OPEN = f"{MM}<"
+    KEY_CLOSE = ">"
+    VALUE_CLOSE = f"{MM}</"
+    KEYED_CLOSE = True
+    CALL_CLOSE = f"{MM}</invoke>"
+    NL = ""
+    CALL_NL = "\n"
+    PER_CALL = False
+    THINK = ("<mm:think>", "</mm:think>")
+    thinking = THINK
+    TOOL_RESULT = "<response>{content}</response>"
+
+    def _value_text(self, value: Any) -> str:
+        return _to_xml(value)
+
+    def _call_text(self, call: Call, index: int = 1) -> str:
+        args = call.arguments
+        if isinstance(args, dict):  # the template omits a null field
+            call = Call(name=call.name, arguments={k: v for k, v in args.items() if v is not None})
+        return super()._call_text(call, index)
+
+    def _typed_value(self, b: GrammarBuilder, schema: Any, name: str) -> str:
+        return _xml_value(b, schema, name)
+
+    def _nesting(self, tools: list[ToolSpec]) -> dict[str, Any]:
+        schemas = tuple((tool.name, key, json.dumps(schema)) for tool in tools
+                        for key, schema in (_properties(tool) or {}).items())
+        return {"nested": MM, "schemas": schemas}
+
+
+def _to_xml(value: Any) -> str:
+    """A value as MiniMax M3's template's ``to_xml`` writes it."""
+    if isinstance(value, dict):
+        return "".join(f"{MM}<{k}>{_to_xml(v)}{MM}</{k}>" for k, v in value.items() if v is not None)
+    if isinstance(value, list):
+        return "".join(f"{MM}<item>{_to_xml(v)}{MM}</item>" for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+_PLAIN_OBJECT = {"type", "properties", "required", "additionalProperties", "description", "title"}
+
+
+def _xml_value(b: GrammarBuilder, schema: Any, name: str) -> str:
+    """The grammar of a value written as :func:`_to_xml` writes it: an array of items / an object of its
+    properties (required ones in order, then any optional ones) as elements, a string as raw text without
+    :data:`MM` (one of its enum values when it has them); any other schema (numbers, booleans, unions, ``$ref``)
+    its JSON grammar, which the scanner reads as JSON."""
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    if kind == "array" and isinstance(schema, dict):
+        item = _xml_value(b, schema.get("items", {}), f"{name}-item")
+        one = f"{gbnf_literal(MM + '<item>')} {item} {gbnf_literal(MM + '</item>')}"
+        lo, hi = schema.get("minItems", 0), schema.get("maxItems")
+        bounded = isinstance(lo, int) and 0 <= lo <= BOUND_LIMIT and (
+            hi is None or (isinstance(hi, int) and lo <= hi <= BOUND_LIMIT))
+        times = (f"{{{lo},{'' if hi is None else hi}}}" if bounded and (lo or hi is not None) else "*")
+        return b.add_rule(name, f"( {one} ){times}")
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if kind == "object" and isinstance(props, dict) and props and not set(schema) - _PLAIN_OBJECT:
+        required = [k for k in schema.get("required") or [] if k in props]
+
+        def element(k: str) -> str:
+            value = _xml_value(b, props[k], f"{name}-{k}")
+            return f"{gbnf_literal(f'{MM}<{k}>')} {value} {gbnf_literal(f'{MM}</{k}>')}"
+
+        parts = [element(k) for k in required] + [f"( {element(k)} )?" for k in props if k not in required]
+        return b.add_rule(name, " ".join(parts))
+    if _is_string_schema(schema):
+        enum = schema.get("enum")
+        if isinstance(enum, list) and enum and all(isinstance(e, str) for e in enum):
+            return "( " + " | ".join(gbnf_literal(e) for e in enum) + " )"
+        return text_excluding(b, "mm-text", [MM])
+    return b.add_schema(schema if isinstance(schema, dict | bool) else {}, name)
