@@ -24,8 +24,8 @@ def _serve(argv: list[str]) -> int:
     parser.add_argument("--eval-results", help="a `toolproxy eval --out` folder, for --style auto-best")
     parser.add_argument("--ctx", type=int, help="context size in tokens")
     parser.add_argument("--threads", type=int, help="CPU threads for llama.cpp")
-    parser.add_argument("--cpu-wait", help="embedded: how llama.cpp's idle threads wait between tokens: passive, "
-                        "active, spin or a spin count (default: see README, 'The embedded backend')")
+    parser.add_argument("--cpu-wait", help="embedded: how llama.cpp's idle threads wait between tokens: auto "
+                        "(default: spin on an idle machine, else passive), passive, active, spin or a spin count")
     parser.add_argument("--adaptive-threads", action=argparse.BooleanOptionalAction, default=None,
                         help="embedded: use fewer threads while other processes keep cores busy (default: off)")
     parser.add_argument("--jump-forward", action=argparse.BooleanOptionalAction, default=None,

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     ctx: int = Field(default=8192, ge=256)
     threads: int | None = Field(default=None, ge=1)
     cpu_wait: str | None = None  # embedded: how llama.cpp's idle threads wait; None: spin if adaptive_threads, else
-    # passive (toolproxy/backends/_openmp.py)
+    # auto: spin on an idle machine, passive where others keep a core busy (toolproxy/backends/_openmp.py)
     adaptive_threads: bool = False  # embedded: fewer threads while other processes keep cores busy (backends/_cpu.py)
     jump_forward: bool = True  # embedded: decode the tokens a grammar forces in one batch (backends/_jump.py)
     parallel: int = Field(default=1, ge=1, le=64)  # embedded: requests generated together (backends/_scheduler.py)

@@ -31,16 +31,33 @@ def _busy_seconds(cores: frozenset[int]) -> float | None:
     return ticks / (os.sysconf("SC_CLK_TCK") or 100) if lines else None
 
 
+def _own_cores() -> frozenset[int]:
+    try:
+        return frozenset(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return frozenset(range(os.cpu_count() or 1))
+
+
+def busy_elsewhere(window: float = 0.25) -> float | None:
+    """How many of our cores other processes keep busy, measured over ``window`` seconds (None: unknown)."""
+    cores = _own_cores()
+    start, ours, wall = _busy_seconds(cores), time.process_time(), time.monotonic()
+    if start is None:
+        return None
+    time.sleep(window)
+    end = _busy_seconds(cores)
+    if end is None:
+        return None
+    return max(0.0, (end - start) - (time.process_time() - ours)) / max(1e-6, time.monotonic() - wall)
+
+
 class ThreadGovernor:
     """Chooses the thread count from the cores other processes leave free (re-measured every ``interval``)."""
 
     def __init__(self, max_threads: int, *, interval: float = 0.5) -> None:
         self.max_threads = max_threads
         self.interval = interval
-        try:
-            self._cores = frozenset(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            self._cores = frozenset(range(os.cpu_count() or 1))
+        self._cores = _own_cores()
         self._last: tuple[float, float, float] | None = None  # (wall, machine busy, our CPU)
         self.threads = max_threads
 
