@@ -26,8 +26,13 @@ from toolproxy.backends.embedded import EmbeddedBackend  # noqa: E402
 TOPICS = ["cats", "dogs", "rivers", "mountains", "trains", "ships", "bread", "music", "rain", "stars"]
 
 
+def question(i: int) -> str:
+    """The ``i``-th plain question (distinct, so no prompt cache helps; bench/load_bench.py asks the same)."""
+    return f"Write about {TOPICS[i % len(TOPICS)]} ({i})."
+
+
 def _prompt(i: int) -> str:
-    return f"<start_of_turn>user\nWrite about {TOPICS[i % len(TOPICS)]} ({i}).<end_of_turn>\n<start_of_turn>model\n"
+    return f"<start_of_turn>user\n{question(i)}<end_of_turn>\n<start_of_turn>model\n"
 
 
 async def _one(b: EmbeddedBackend, prompt: str, tokens: int) -> tuple[float, int]:
