@@ -17,7 +17,6 @@ from typing import Any
 from toolproxy.assembler import Assembler, merge
 from toolproxy.backends.base import SAMPLING_FIELDS, Backend, GenerationDone, GenerationRequest, TextPiece
 from toolproxy.backends.base import TokenLogprob as _TokenLogprob
-from toolproxy.detect import detect_style, explain
 from toolproxy.errors import BackendError, InvalidRequest, UnsupportedSchema
 from toolproxy.grammar import schema_to_gbnf
 from toolproxy.limits import check_chat_request, check_completion_request, check_grammar
@@ -48,8 +47,9 @@ from toolproxy.reasoning import TAGS as THINK_TAGS
 from toolproxy.settings import Settings
 from toolproxy.styles import get_style
 from toolproxy.styles.base import CallPolicy, Style, ToolSpec
+from toolproxy.styles.choice import choose_style
 from toolproxy.styles.common import tool_dicts
-from toolproxy.styles.derive import DERIVED_STYLE, derive
+from toolproxy.styles.derive import DERIVED_STYLE
 from toolproxy.styles.examples import with_examples
 from toolproxy.templating import fallback_template, render_chat
 from toolproxy.tool_schema import normalize_parameters, normalize_schema
@@ -103,7 +103,8 @@ class _Shape:
 @dataclass(frozen=True)
 class StyleOrigin:
     """Where the default style came from: ``configured`` (``--style``), ``measured`` (``auto-best``),
-    ``detected`` (a family's markers in the chat template) or ``fallback``; ``detail`` names the family or why."""
+    ``detected`` (a family's markers in the chat template), ``derived`` (from the template's renderings of probe
+    calls) or ``fallback``; ``detail`` names the family, the derived markers, or why."""
 
     source: str
     detail: str | None
@@ -132,35 +133,37 @@ class ChatService:
 
     def _choose_style(self, settings: Settings) -> str:
         """``--style NAME``; ``auto-best``: the best style measured by ``toolproxy eval`` for this model
-        (``--eval-results DIR``); none: detected from the model's chat template. Sets :attr:`style_origin`."""
-        detection = explain(self._own_template)
-        self.style_origin = StyleOrigin(detection.source, detection.family)
+        (``--eval-results DIR``); none (or no results for this model): the chat template's choice, detected,
+        else derived from it, else the fallback (:func:`~toolproxy.styles.choice.choose_style`). Sets
+        :attr:`style_origin`."""
         self._derived: type[Style] | None = None
-        if detection.source == "fallback" and self._own_template and not settings.style:
-            found = derive(self._own_template)
-            if found is not None:
-                self._derived = found.style_class()
-                self.style_origin = StyleOrigin("derived", found.detail())
-                return DERIVED_STYLE
-        if settings.style != "auto-best":
-            if settings.style:
-                self.style_origin = StyleOrigin("configured", None)
-                return settings.style
-            return detection.style
+        if settings.style and settings.style != "auto-best":
+            self.style_origin = StyleOrigin("configured", None)
+            return settings.style
+        if settings.style == "auto-best":
+            best = self._measured_style(settings)
+            if best is not None:
+                self.style_origin = StyleOrigin("measured", f"toolproxy eval results in {settings.eval_results}")
+                return best
+        choice = choose_style(self._own_template)
+        self._derived = choice.derived
+        self.style_origin = StyleOrigin(choice.source, choice.detail)
+        if settings.style == "auto-best":
+            log.warning("no eval results for model %r in %s; using the template's style %r (%s)", self._info.id,
+                        settings.eval_results, choice.name, choice.source)
+        return choice.name
+
+    def _measured_style(self, settings: Settings) -> str | None:
+        """``auto-best``: the best style in ``--eval-results`` for this model, None when it has no results."""
         if not settings.eval_results:
             raise InvalidRequest("--style auto-best needs --eval-results DIR (the output of `toolproxy eval`)",
                                  param="style")
         from toolproxy.evaluation.best import NoResults, best_style
 
         try:
-            best = best_style(settings.eval_results, model_id=self._info.id)
-            self.style_origin = StyleOrigin("measured", f"toolproxy eval results in {settings.eval_results}")
-            return best
+            return best_style(settings.eval_results, model_id=self._info.id)
         except NoResults:
-            fallback = detect_style(self._own_template)
-            log.warning("no eval results for model %r in %s; using the detected style %r", self._info.id,
-                        settings.eval_results, fallback)
-            return fallback
+            return None
 
     def _get_style(self, name: str) -> Style:
         """The registry's style ``name``, or the one derived from the chat template."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import shared_dir
 from tests.servers import running_server
 from toolproxy.app import create_app
 from toolproxy.backends.scripted import Script, ScriptedBackend
@@ -34,3 +35,11 @@ def test_auto_best_picks_the_measured_best_style_for_this_model(tmp_path: Path) 
 
 def test_auto_best_without_results_for_this_model_falls_back_to_detection(tmp_path: Path) -> None:
     assert _serve_style(Settings(style="auto-best", eval_results=str(tmp_path))) == "hermes"
+
+
+def test_auto_best_without_results_takes_the_templates_choice_derived_too(tmp_path: Path) -> None:
+    """No results for this model: the style the template's choice gives (here derived from Muse Glimmer's
+    template, which no family's markers match), as without ``--style``."""
+    template = shared_dir() / "chat-templates" / "muse-glimmer.jinja"
+    settings = Settings(style="auto-best", eval_results=str(tmp_path), chat_template=str(template))
+    assert _serve_style(settings) == "derived"

@@ -85,3 +85,21 @@ def test_muse_glimmers_own_rendering_of_a_string_and_an_integer_scans_back() -> 
     tool = SPECS[0]
     parsed = parse_text(found.style_class()().output_format([tool]), fed.replace(NAME, tool.name))
     assert [(c.name, json.loads(c.arguments)) for c in parsed.calls] == [(tool.name, {KEY: VALUE, KEY2: NUMBER})]
+
+
+def test_the_choice_is_detected_else_derived_else_the_fallback() -> None:
+    from toolproxy.detect import NO_TEMPLATE_STYLE, UNKNOWN_STYLE
+    from toolproxy.styles.choice import choose_style
+    from toolproxy.styles.derive import DERIVED_STYLE
+
+    detected = choose_style(_read("MiniMax-M2"))  # derivable too, but its family's markers come first
+    assert (detected.name, detected.source, detected.derived) == ("minimax_m2", "detected", None)
+    derived = choose_style(_read("muse-glimmer"))
+    assert (derived.name, derived.source) == (DERIVED_STYLE, "derived")
+    assert derived.detail is not None and '<atem:invoke name="NAME">' in derived.detail
+    style = derived.style()
+    assert style.name == DERIVED_STYLE
+    assert [r.start for r in style.output_format(SPECS).regions] == ["<atem:function_calls>"]
+    assert (choose_style(None).name, choose_style(None).source) == (NO_TEMPLATE_STYLE, "fallback")
+    unknown = choose_style(_read("HuggingFaceTB-SmolLM3-3B"))
+    assert (unknown.name, unknown.source, unknown.derived) == (UNKNOWN_STYLE, "fallback", None)

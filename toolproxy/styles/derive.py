@@ -6,8 +6,8 @@ Probe conversations with distinctive names and values are rendered; the text aro
 the value gives the markers (one element per line); the result is an :class:`XmlParams` subclass, accepted
 only when it writes every probe's calls exactly as the template does. Anything else: ``None`` (the caller
 falls back). Parallel calls are checked only for one-region templates (Muse Glimmer writes a
-turn per call, not derived yet). The service uses it when detection falls back (style ``derived``,
-source ``derived``).
+turn per call, not derived yet). Used when detection falls back (style ``derived``, source ``derived``) by
+:func:`toolproxy.styles.choice.choose_style`, the choice the service and the round-trip test share.
 """
 
 from __future__ import annotations
