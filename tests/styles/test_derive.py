@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.test_roundtrip import SPECS
 from toolproxy.parsing import parse_text
+from toolproxy.styles.base import ToolSpec
 from toolproxy.styles.derive import NAME, derive
 from toolproxy.styles.xml_params import MiniMaxM2
 
@@ -24,6 +25,8 @@ def test_muse_glimmer_is_derived_and_its_rendered_call_scans_back() -> None:
         "<atem:function_calls>", '<atem:invoke name="', '<atem:parameter name="')
     assert (found.value_close, found.call_close, found.region_close) == (
         "</atem:parameter>", "</atem:invoke>", "</atem:function_calls>")
+    assert (found.per_call, found.header, found.region_sep) == (
+        True, " to={name}<|message|>", "<|eom|><|start|>assistant")
     style = found.style_class()()
     text = '<atem:function_calls>\n<atem:invoke name="get_weather">\n' \
            '<atem:parameter name="city">Paris</atem:parameter>\n</atem:invoke>\n</atem:function_calls>'
@@ -55,7 +58,7 @@ def test_service_uses_and_reports_the_derived_syntax_over_http() -> None:
     from toolproxy.backends.scripted import ScriptedBackend, constant
     from toolproxy.settings import Settings
 
-    output = ('<atem:function_calls>\n<atem:invoke name="get_weather">\n'
+    output = (' to=get_weather<|message|><atem:function_calls>\n<atem:invoke name="get_weather">\n'
               '<atem:parameter name="city">Paris</atem:parameter>\n</atem:invoke>\n</atem:function_calls>')
     settings = Settings(chat_template=str(TEMPLATES / "muse-glimmer.jinja"))
     app = create_app(settings, backend_factory=lambda _: ScriptedBackend(constant(output)))
@@ -67,7 +70,7 @@ def test_service_uses_and_reports_the_derived_syntax_over_http() -> None:
             "model": "m", "messages": [{"role": "user", "content": "weather in Paris?"}], "tools": [tool],
             "max_tokens": 64}).json()
     assert (card["style"], card["style_source"]) == ("derived", "derived")
-    assert '<atem:invoke name="' in card["style_detail"]
+    assert ' to=NAME<|message|><atem:function_calls><atem:invoke name="' in card["style_detail"]
     calls = reply["choices"][0]["message"]["tool_calls"]
     assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls] == [
         ("get_weather", {"city": "Paris"})]
@@ -103,3 +106,33 @@ def test_the_choice_is_detected_else_derived_else_the_fallback() -> None:
     assert (choose_style(None).name, choose_style(None).source) == (NO_TEMPLATE_STYLE, "fallback")
     unknown = choose_style(_read("HuggingFaceTB-SmolLM3-3B"))
     assert (unknown.name, unknown.source, unknown.derived) == (UNKNOWN_STYLE, "fallback", None)
+
+
+def test_muse_glimmers_header_and_separator_are_written_and_read_back() -> None:
+    """Its recipient header `` to=NAME<|message|>`` and ``<|eom|><|start|>assistant`` between two calls: the
+    derived style writes the parallel probe as the template does, and its scanner reads the template's
+    rendering back as both calls and no content, whole and in 1-character chunks."""
+    from toolproxy.parsing import Scanner, collect
+    from toolproxy.styles.derive import KEY, KEY2, NAME2, NUMBER, PROBES, VALUE, _render
+    from toolproxy.styles.xml_params import XmlParams
+
+    template = _read("muse-glimmer")
+    found = derive(template)
+    assert found is not None
+    style = found.style_class()()
+    assert isinstance(style, XmlParams)
+    calls = list(PROBES[2])
+    rendering = _render(template, PROBES[2])
+    written = style.calls_text(calls)
+    assert written.startswith(" to=zq_probe_alpha<|message|><atem:function_calls>") and written in rendering
+    said = rendering[rendering.find(" to="):rendering.rfind("<|eot|>")]
+    tools = [ToolSpec(NAME, "", {"type": "object", "properties": {KEY: {"type": "string"}}}),
+             ToolSpec(NAME2, "", {"type": "object", "properties": {KEY2: {"type": "integer"}}})]
+    fmt = style.output_format(tools)
+    whole = parse_text(fmt, said)
+    scanner = Scanner(fmt)
+    chunked = collect([event for c in said for event in scanner.feed(c)] + scanner.finish())
+    for parsed in (whole, chunked):
+        assert [(c.name, json.loads(c.arguments)) for c in parsed.calls] == [(NAME, {KEY: VALUE}),
+                                                                              (NAME2, {KEY2: NUMBER})]
+        assert not (parsed.content or "").strip()

@@ -83,7 +83,11 @@ class XmlParams(ComposedStyle):
     NL: ClassVar[str] = "\n"
     LOOSE_NL: ClassVar[bool] = False  # the grammar admits the layout newlines or none (GLM 4.6 vs 4.7)
     PER_CALL: ClassVar[bool] = True
-    REGION_SEP: ClassVar[str | None] = None  # between two calls' regions (None: ``NL``)
+    REGION_SEP: ClassVar[str | None] = None  # between two calls' regions (None: ``NL``); silent unless blank
+    HEADER: ClassVar[str] = ""
+    """Before each call's region (``PER_CALL`` only), ``{name}`` standing for the call's name (Muse Glimmer's
+    recipient `` to={name}<|message|>``, derived): written in history and grammar (tied to the call's tool),
+    silent to the scanner (one silent marker per tool)."""
     CDATA: ClassVar[bool] = False  # a string holding ``<``, ``&`` or a newline is wrapped in <![CDATA[...]]>
     OUTER: ClassVar[tuple[str, str] | tuple[()]] = ()
     """Markers around all the calls, outside their regions (Hunyuan's ``<tool_calls:opensource>``): written in
@@ -137,8 +141,8 @@ class XmlParams(ComposedStyle):
         nl = self.NL
         if self.PER_CALL:
             lead = nl if self.NAME_OPEN else ""
-            text = self._region_sep().join(f"{self.REGION_OPEN}{lead}{self._call_text(c)}{self.REGION_CLOSE}"
-                                           for c in calls)
+            text = self._region_sep().join(f"{self._header(c.name)}{self.REGION_OPEN}{lead}{self._call_text(c)}"
+                                           f"{self.REGION_CLOSE}" for c in calls)
         else:
             written = "".join(self._call_text(c, i) for i, c in enumerate(calls, 1))
             text = f"{self.REGION_OPEN}{self._call_nl()}{written}{self.REGION_CLOSE}"
@@ -155,6 +159,9 @@ class XmlParams(ComposedStyle):
 
     def _region_sep(self) -> str:
         return self.NL if self.REGION_SEP is None else self.REGION_SEP
+
+    def _header(self, name: str) -> str:
+        return self.HEADER.replace("{name}", name)
 
     def _call_nl(self) -> str:
         return self.NL if self.CALL_NL is None else self.CALL_NL
@@ -274,12 +281,17 @@ class XmlParams(ComposedStyle):
         raw = text_excluding(b, "xml-raw", [self.VALUE_CLOSE])  # one rule for every raw string value
         if self.PY_VALUES:  # the Python-literal rules first: the JSON rules' identical bodies then share them
             PyLiteralGrammar(b).base("py-any")
-        call = b.add_rule("call", " | ".join(self._call(b, raw, t, chars) for t in tools))
+        each = [self._call(b, raw, t, chars) for t in tools]
+        call = b.add_rule("call", " | ".join(each))
         nl = self._nl()
         lead = nl if self.NAME_OPEN else ""
         if self.PER_CALL:
-            one = b.add_rule("call-region", f"{gbnf_literal(self.REGION_OPEN)} {lead} {call} "
-                                            f"{gbnf_literal(self.REGION_CLOSE)}")
+            # with a HEADER, each tool's region is written after its own header
+            heads = ([(gbnf_literal(self._header(t.name) + self.REGION_OPEN), c)
+                      for t, c in zip(tools, each, strict=True)]
+                     if self.HEADER else [(gbnf_literal(self.REGION_OPEN), call)])
+            one = b.add_rule("call-region", " | ".join(f"{head} {lead} {c} {gbnf_literal(self.REGION_CLOSE)}"
+                                                       for head, c in heads))
             sep = self._region_sep()
             gap = f"{gbnf_literal(sep)}?" if sep else ""  # StepFun 3.5 writes the regions back to back
             calls = f"{one} ( {gap} {one} )*" if parallel else one
@@ -319,7 +331,15 @@ class XmlParams(ComposedStyle):
             **self._nesting(tools),
         )
         return OutputFormat(regions=(Region(self.REGION_OPEN, body, end=self.REGION_CLOSE),), think=self.THINK,
-                            silent=(*self.OUTER, *self.SAID))
+                            silent=(*self.OUTER, *self.SAID, *self._silent_headers(tools)))
+
+    def _silent_headers(self, tools: list[ToolSpec]) -> tuple[str, ...]:
+        """Each tool's ``HEADER`` and a ``REGION_SEP`` that is not blank (Muse Glimmer's
+        ``<|eom|><|start|>assistant``), when there is a header."""
+        if not self.HEADER:
+            return ()
+        sep = self._region_sep()
+        return (*(self._header(t.name) for t in tools), *((sep,) if sep.strip() else ()))
 
     def _nesting(self, tools: list[ToolSpec]) -> dict[str, Any]:
         """The body's ``nested`` and ``schemas`` (none: values are JSON)."""
