@@ -302,7 +302,9 @@ class EngineRun:
         return [e for r in self.levels.values() for e in r.errors] + self.errors
 
     def ok(self) -> bool:
-        return not self.all_errors() and self.growth <= MAX_RSS_GROWTH
+        """No errors; toolproxy's memory flat (llama-server is the reference: its RSS is reported, not judged)."""
+        flat = self.growth <= MAX_RSS_GROWTH or not self.name.startswith("toolproxy")
+        return not self.all_errors() and flat
 
 
 async def short_behind_long(url: str, run: EngineRun, long_tokens: int = 256, short_tokens: int = 8) -> None:
@@ -407,8 +409,8 @@ def engine_report(runs: list[EngineRun], levels: list[int]) -> str:
         lines.append(f"\ntarget: {parallel[-1].name} / {parallel[0].name} at c=4 {ratio:.2f}x "
                      f">= {PARALLEL_TARGET}x: {verdict}")
     lines.append("errors: " + ("none" if not any(r.all_errors() for r in runs) else "SOME (see above)")
-                 + "; memory flat (growth <= 10%): "
-                 + ("yes" if all(r.growth <= MAX_RSS_GROWTH for r in runs) else "NO"))
+                 + "; toolproxy's memory flat (growth <= 10%): "
+                 + ("yes" if all(r.growth <= MAX_RSS_GROWTH for r in parallel) else "NO"))
     return "\n".join(lines)
 
 
