@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from toolproxy.grammar import GrammarBuilder, gbnf_literal
+from toolproxy.grammar import GrammarBuilder, Layout, gbnf_literal
 from toolproxy.parsing.format import NamedCallBody, OutputFormat, Region
 from toolproxy.protocol import ChatMessage
 from toolproxy.styles.base import CallPolicy, Style, ToolSpec
@@ -48,6 +48,7 @@ def _tool(name: str, content: str) -> str:
 
 class Functionary(Style):
     name: ClassVar[str] = "functionary"
+    json_layout: ClassVar[Layout] = "dumps"  # BFCL 50+50 on gemma, free -> dumps: README "JSON layout"
     description: ClassVar[str] = "Functionary v2: TypeScript namespace, <|recipient|>/<|content|> messages"
 
     def prepare_messages(self, messages: list[ChatMessage], tools: list[ToolSpec], policy: CallPolicy) -> list[Message]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from toolproxy.grammar import GrammarBuilder, gbnf_literal
+from toolproxy.grammar import GrammarBuilder, Layout, gbnf_literal
 from toolproxy.parsing.format import JsonBody, OutputFormat, Region
 from toolproxy.protocol import ChatMessage
 from toolproxy.styles.base import CallPolicy, LazyGrammar, Style, ToolSpec
@@ -45,6 +45,7 @@ def _tool(name: str, content: str) -> str:
 
 class Mixtral(Style):
     name: ClassVar[str] = "mixtral"
+    json_layout: ClassVar[Layout] = "dumps"  # BFCL 50+50 on gemma, free -> dumps: README "JSON layout"
     description: ClassVar[str] = "[TOOL_CALLS][...] call lists, system/tool turns folded into user turns"
 
     def prepare_messages(self, messages: list[ChatMessage], tools: list[ToolSpec], policy: CallPolicy) -> list[Message]:
